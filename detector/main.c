@@ -1,0 +1,138 @@
+/*
+ * main.c: the `foreshock` command line (CONTRACT.md section 3).
+ *
+ * Parses -c FILE and -X overrides into a configuration, validates it (the
+ * key table, cross-key rules and librdkafka's verdict on kafka.* properties),
+ * then checks, dumps or runs the detector.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
+
+#include "config/config.h"
+#include "detector/kafka_conf.h"
+
+#ifndef FS_VERSION
+#define FS_VERSION "unknown"
+#endif
+
+static void usage(FILE *out)
+{
+    fputs("usage: foreshock -c FILE [-X key=value]... [--check-config | --dump-config]\n"
+          "       foreshock --version | --help\n"
+          "\n"
+          "  -c, --config FILE   configuration file (see config/CONFIGURATION.md)\n"
+          "  -X key=value        set or override a configuration key\n"
+          "      --check-config  validate the configuration, print FILE:LINE: key: reason\n"
+          "                      for each problem, exit 0 if valid and 1 if not\n"
+          "      --dump-config   print the effective configuration and exit\n"
+          "  -V, --version       print the versions of foreshock, librdkafka and hiredis\n",
+          out);
+}
+
+static void print_diag(const fs_config_diag_t *diag)
+{
+    for (size_t i = 0; i < diag->n; i++)
+        fprintf(stderr, "%s\n", diag->messages[i]);
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_CHECK = 256, OPT_DUMP };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {"dump-config", no_argument, NULL, OPT_DUMP},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    int check_only = 0, dump = 0, n_overrides = 0, status = 1;
+    const char **overrides = calloc((size_t)argc, sizeof *overrides);
+    fs_config_t *cfg = NULL;
+    fs_config_diag_t diag = {0};
+    rd_kafka_conf_t *kafka_conf = NULL;
+
+    if (!overrides) {
+        fputs("foreshock: out of memory\n", stderr);
+        return 1;
+    }
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:X:Vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'X':
+            overrides[n_overrides++] = optarg;
+            break;
+        case OPT_CHECK:
+            check_only = 1;
+            break;
+        case OPT_DUMP:
+            dump = 1;
+            break;
+        case 'V':
+            printf("foreshock %s\nlibrdkafka %s\nhiredis %d.%d.%d\n", FS_VERSION,
+                   rd_kafka_version_str(), HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+            status = 0;
+            goto done;
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto done;
+        default:
+            usage(stderr);
+            status = 2;
+            goto done;
+        }
+    }
+    if (optind != argc || !config_path) {
+        fputs(optind != argc ? "foreshock: unexpected argument\n"
+                             : "foreshock: -c FILE is required\n",
+              stderr);
+        usage(stderr);
+        status = 2;
+        goto done;
+    }
+
+    cfg = fs_config_new();
+    if (!cfg) {
+        fputs("foreshock: out of memory\n", stderr);
+        goto done;
+    }
+    int problems = fs_config_load_file(cfg, config_path, &diag) != 0;
+    for (int i = 0; i < n_overrides; i++)
+        problems += fs_config_override(cfg, overrides[i], i + 1, &diag);
+    problems += fs_config_finish(cfg, &diag);
+    kafka_conf = fs_kafka_conf_new(cfg, &diag);
+    if (problems || !kafka_conf || diag.n > 0) {
+        print_diag(&diag);
+        goto done;
+    }
+    if (dump) {
+        fs_config_dump(cfg, stdout);
+        status = 0;
+        goto done;
+    }
+    if (check_only) {
+        printf("%s: configuration is valid\n", config_path);
+        status = 0;
+        goto done;
+    }
+    fputs("foreshock: the detector pipeline is not built yet; use --check-config\n", stderr);
+    status = 2;
+
+done:
+    if (kafka_conf)
+        rd_kafka_conf_destroy(kafka_conf);
+    fs_config_diag_clear(&diag);
+    fs_config_free(cfg);
+    free(overrides);
+    return status;
+}

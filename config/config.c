@@ -34,6 +34,7 @@ struct fs_config_private {
 typedef union value {
     char *str;
     int64_t num;
+    double real;
     fs_strlist_t list;
 } value_t;
 
@@ -140,8 +141,8 @@ static const char *parse_list(const char *text, fs_strlist_t *out)
         }
         for (size_t i = 0; i < len; i++) {
             unsigned char c = (unsigned char)p[i];
-            if (!isalnum(c) && c != '_' && c != '-' && c != '.') {
-                reason = "list items may contain only letters, digits, '_', '-' and '.'";
+            if (!isalnum(c) && c != '_' && c != '-' && c != '.' && c != '+') {
+                reason = "list items may contain only letters, digits, '_', '-', '.' and '+'";
                 goto fail;
             }
         }
@@ -221,6 +222,15 @@ static int parse_value(const fs_key_t *key, const char *text, value_t *v, char *
             return -1;
         }
         break;
+    case FS_KEY_DOUBLE: {
+        char *end;
+        errno = 0;
+        v->real = strtod(text, &end);
+        if (end == text || *end != '\0' || errno == ERANGE || !(v->real > 0) ||
+            v->real > 1e12)
+            why = "not a positive number";
+        break;
+    }
     case FS_KEY_BOOL:
         if (strcmp(text, "true") == 0)
             v->num = 1;
@@ -274,6 +284,9 @@ static void store_value(fs_config_t *cfg, const fs_key_t *key, value_t *v)
     case FS_KEY_BOOL:
     case FS_KEY_ENUM:
         *(int *)(void *)field = (int)v->num;
+        break;
+    case FS_KEY_DOUBLE:
+        *(double *)(void *)field = v->real;
         break;
     case FS_KEY_LIST: {
         fs_strlist_t *slot = (fs_strlist_t *)(void *)field;
@@ -567,6 +580,69 @@ int fs_config_override(fs_config_t *cfg, const char *assignment, int position,
     return set_key(cfg, name, eq + 1, origin, SET_OVERRIDE, diag);
 }
 
+static int dimension_index(const fs_config_t *cfg, const char *name, size_t len)
+{
+    for (size_t i = 0; i < cfg->dimensions.n; i++)
+        if (strlen(cfg->dimensions.items[i]) == len &&
+            memcmp(cfg->dimensions.items[i], name, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The default pairs apply only where both of their dimensions are configured. */
+static void drop_default_pairs(fs_config_t *cfg)
+{
+    fs_strlist_t *pairs = &cfg->slices_pairs;
+    size_t kept = 0;
+    for (size_t i = 0; i < pairs->n; i++) {
+        const char *plus = strchr(pairs->items[i], '+');
+        if (plus && dimension_index(cfg, pairs->items[i], (size_t)(plus - pairs->items[i])) >= 0 &&
+            dimension_index(cfg, plus + 1, strlen(plus + 1)) >= 0)
+            pairs->items[kept++] = pairs->items[i];
+        else
+            free(pairs->items[i]);
+    }
+    pairs->n = kept;
+}
+
+/* Each pair is `a+b` with a and b distinct configured dimensions. */
+static int check_pairs(fs_config_t *cfg, fs_config_diag_t *diag)
+{
+    int problems = 0;
+    fs_config_origin_t origin = fs_config_origin(cfg, "slices.pairs");
+    for (size_t i = 0; i < cfg->dimensions.n; i++) {
+        if (strchr(cfg->dimensions.items[i], '+')) {
+            fs_config_diag_add(diag, fs_config_origin(cfg, "dimensions"), "dimensions",
+                               "'%s': a dimension name cannot contain '+'",
+                               cfg->dimensions.items[i]);
+            problems++;
+        }
+    }
+    if (!origin.file)
+        drop_default_pairs(cfg);
+    for (size_t i = 0; i < cfg->slices_pairs.n; i++) {
+        const char *pair = cfg->slices_pairs.items[i];
+        const char *plus = strchr(pair, '+');
+        if (!plus || strchr(plus + 1, '+') || plus == pair || plus[1] == '\0') {
+            fs_config_diag_add(diag, origin, "slices.pairs", "'%s' is not a pair `a+b`", pair);
+            problems++;
+            continue;
+        }
+        int a = dimension_index(cfg, pair, (size_t)(plus - pair));
+        int b = dimension_index(cfg, plus + 1, strlen(plus + 1));
+        if (a < 0 || b < 0) {
+            fs_config_diag_add(diag, origin, "slices.pairs",
+                               "'%s' names a dimension not in `dimensions`", pair);
+            problems++;
+        } else if (a == b) {
+            fs_config_diag_add(diag, origin, "slices.pairs", "'%s' pairs a dimension with itself",
+                               pair);
+            problems++;
+        }
+    }
+    return problems;
+}
+
 int fs_config_finish(fs_config_t *cfg, fs_config_diag_t *diag)
 {
     int problems = 0;
@@ -584,6 +660,17 @@ int fs_config_finish(fs_config_t *cfg, fs_config_diag_t *diag)
                 problems++;
             }
         }
+    }
+    problems += check_pairs(cfg, diag);
+    if (cfg->dimensions.n > FS_CONFIG_MAX_DIMENSIONS) {
+        fs_config_diag_add(diag, fs_config_origin(cfg, "dimensions"), "dimensions",
+                           "at most %d dimensions", FS_CONFIG_MAX_DIMENSIONS);
+        problems++;
+    }
+    if (cfg->window_lateness_ms + cfg->window_bucket_ms >= cfg->window_horizon_ms) {
+        fs_config_diag_add(diag, fs_config_origin(cfg, "window.horizon"), "window.horizon",
+                           "must exceed window.lateness + window.bucket");
+        problems++;
     }
     if (strcmp(topics[2], topics[3]) == 0) {
         fs_config_diag_add(diag, fs_config_origin(cfg, names[3]), names[3],
@@ -632,6 +719,9 @@ void fs_config_dump(const fs_config_t *cfg, FILE *out)
                 fprintf(out, "%lldms", ms);
             break;
         }
+        case FS_KEY_DOUBLE:
+            fprintf(out, "%.17g", *(const double *)(const void *)field);
+            break;
         case FS_KEY_BOOL:
             fputs(*(const int *)(const void *)field ? "true" : "false", out);
             break;

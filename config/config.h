@@ -26,6 +26,9 @@ typedef struct fs_config_origin {
     int line;
 } fs_config_origin_t;
 
+/* Most event fields that can be dimensions (the decoder's limit). */
+#define FS_CONFIG_MAX_DIMENSIONS 8
+
 typedef struct fs_strlist {
     char **items;
     size_t n;
@@ -51,7 +54,24 @@ typedef struct fs_config {
     char *topics_deadletter;
     char *redis_address;
     char *redis_prefix;
+    int64_t redis_timeout_ms;
+    int64_t redis_retention_ms;
     fs_strlist_t dimensions;
+    fs_strlist_t slices_pairs;
+    int slices_error_codes;
+    int64_t slices_max;
+    int64_t slices_idle_ms;
+    int64_t window_bucket_ms;
+    int64_t window_flush_ms;
+    int64_t window_lateness_ms;
+    int64_t window_horizon_ms;
+    int64_t window_future_skew_ms;
+    int64_t window_idle_ms;
+    double detect_false_alarms_per_day;
+    int64_t detect_min_excess;
+    int64_t detect_halflife_ms;
+    int64_t detect_warmup_ms;
+    int64_t log_status_ms;
     int store; /* fs_store_kind_t */
 
     fs_kafka_prop_t *kafka;

@@ -31,10 +31,70 @@ const fs_key_t fs_config_keys[] = {
     {"redis.prefix", FS_KEY_STRING, "fs:", NO_RANGE, NULL, NULL, FIELD(redis_prefix),
      "Prefix of every Redis key foreshock writes, so several deployments can share one "
      "Redis."},
+    {"redis.timeout", FS_KEY_DURATION, "2s", 10, 600000, "ms", NULL, FIELD(redis_timeout_ms),
+     "Time to wait for Redis to connect or answer before the attempt counts as failed and is "
+     "retried with backoff."},
+    {"redis.retention", FS_KEY_DURATION, "2h", 60000, 30LL * 86400000, "ms", NULL,
+     FIELD(redis_retention_ms),
+     "How long Redis keeps per-bucket counters and user HyperLogLogs (their TTL). Must "
+     "cover the longest window a model or a restart reads back."},
     {"dimensions", FS_KEY_LIST, "country,platform,app_version,cdn", NO_RANGE, NULL, NULL,
      FIELD(dimensions),
      "Event fields used as dimensions. Each event counts in all traffic and in the slice of "
      "each dimension's value; a missing field counts as \"unknown\"."},
+    {"slices.pairs", FS_KEY_LIST, "country+platform,country+cdn,platform+app_version", NO_RANGE,
+     NULL, NULL, FIELD(slices_pairs),
+     "Pairs of dimensions that get slices of their own, written `a+b`; both must be in "
+     "`dimensions`. An event counts in the slice of each pair's two values."},
+    {"slices.error_codes", FS_KEY_BOOL, "true", NO_RANGE, NULL, NULL, FIELD(slices_error_codes),
+     "Count error events per error `code` as well (slices `code=...`), so a storm of one code "
+     "is seen even when the overall error count hides it."},
+    {"slices.max", FS_KEY_INT, "100000", 16, 10000000, NULL, NULL, FIELD(slices_max),
+     "Most slices kept at once. Events of slices beyond the bound still count in all "
+     "traffic and in the slices that exist; the overflow is counted in the status line and "
+     "metrics. Memory grows with live slices, not with traffic."},
+    {"slices.idle", FS_KEY_DURATION, "1h", 60000, 7LL * 86400000, "ms", NULL, FIELD(slices_idle_ms),
+     "A slice with no event for this long (event time) and no open alert is forgotten, "
+     "freeing its place for new slices."},
+    {"window.bucket", FS_KEY_DURATION, "1s", 100, 60000, "ms", NULL, FIELD(window_bucket_ms),
+     "Width of one event-time bucket: the resolution of counters, evaluation and alert "
+     "times."},
+    {"window.flush_interval", FS_KEY_DURATION, "1s", 10, 60000, "ms", NULL,
+     FIELD(window_flush_ms),
+     "How often aggregated counters, offsets and alert decisions are written to the store as "
+     "one atomic batch. Shorter means less to replay after a crash and more round trips."},
+    {"window.lateness", FS_KEY_DURATION, "5s", 0, 600000, "ms", NULL, FIELD(window_lateness_ms),
+     "Allowed lateness: a bucket closes (and is evaluated) once every active partition has "
+     "seen an event this much newer than its end. Later events are counted as late and not "
+     "applied."},
+    {"window.horizon", FS_KEY_DURATION, "60s", 1000, 3600000, "ms", NULL,
+     FIELD(window_horizon_ms),
+     "Most event time held open at once. When one partition runs this far ahead of the "
+     "slowest, older buckets are closed anyway and the slow partition's events for them "
+     "count as late; bounds memory at horizon/bucket buckets per slice."},
+    {"window.future_skew", FS_KEY_DURATION, "2m", 0, 86400000, "ms", NULL,
+     FIELD(window_future_skew_ms),
+     "Events stamped more than this ahead of the wall clock (client clock skew) are counted "
+     "and not applied, so one bad clock cannot close every window."},
+    {"window.idle_timeout", FS_KEY_DURATION, "10s", 100, 3600000, "ms", NULL,
+     FIELD(window_idle_ms),
+     "A partition that delivers nothing for this long (wall clock) stops holding the "
+     "watermark back."},
+    {"detect.false_alarms_per_day", FS_KEY_DOUBLE, "1", 0, 0, NULL, NULL,
+     FIELD(detect_false_alarms_per_day),
+     "Accepted false alarms per day across all slices and signals. The sequential tests "
+     "derive their thresholds from it and from the number of live slices."},
+    {"detect.min_excess", FS_KEY_INT, "20", 1, 1000000000, NULL, NULL, FIELD(detect_min_excess),
+     "Smallest impact worth paging: the excess failures or errors (observed minus expected) "
+     "in the deciding window, or for volume drops the missing attempts."},
+    {"detect.baseline_halflife", FS_KEY_DURATION, "30m", 1000, 30LL * 86400000, "ms", NULL,
+     FIELD(detect_halflife_ms),
+     "Memory of the baselines: the age at which a past bucket weighs half as much as a new "
+     "one."},
+    {"detect.warmup", FS_KEY_DURATION, "5m", 0, 86400000, "ms", NULL, FIELD(detect_warmup_ms),
+     "History a slice needs before it may alert (a cold start learns before it judges)."},
+    {"log.status_interval", FS_KEY_DURATION, "10s", 1000, 3600000, "ms", NULL,
+     FIELD(log_status_ms), "How often the status line is logged."},
     {"store", FS_KEY_ENUM, "redis", NO_RANGE, NULL, store_choices, FIELD(store),
      "Where window state lives: `redis` (durable, shared, exactly-once) or `memory` (one "
      "process, nothing kept). `foreshock-bench replay` defaults to `memory`."},
@@ -74,6 +134,8 @@ const char *fs_key_type_name(fs_key_type_t type)
         return "list";
     case FS_KEY_ADDRESS:
         return "address";
+    case FS_KEY_DOUBLE:
+        return "number";
     }
     return "?";
 }

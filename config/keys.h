@@ -20,6 +20,7 @@ typedef enum fs_key_type {
     FS_KEY_ENUM,     /* one of `choices`, stored as its index */
     FS_KEY_LIST,     /* comma-separated names, none empty, no repeats */
     FS_KEY_ADDRESS,  /* HOST:PORT or an absolute Unix socket path */
+    FS_KEY_DOUBLE,   /* decimal number, finite, > 0 */
 } fs_key_type_t;
 
 typedef struct fs_key {

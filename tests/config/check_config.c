@@ -85,6 +85,9 @@ START_TEST(valid_file_is_applied)
     ck_assert_str_eq(cfg->redis_address, "/run/redis.sock");
     ck_assert_uint_eq(cfg->dimensions.n, 2);
     ck_assert_str_eq(cfg->dimensions.items[1], "cdn");
+    /* Of the default pairs only the one whose dimensions exist remains. */
+    ck_assert_uint_eq(cfg->slices_pairs.n, 1);
+    ck_assert_str_eq(cfg->slices_pairs.items[0], "country+cdn");
     ck_assert_int_eq(cfg->store, FS_STORE_MEMORY);
     /* The default bootstrap.servers is replaced, not repeated. */
     size_t found = 0;
@@ -125,7 +128,22 @@ static const struct {
     {"dimensions = a,,b\n", "1: dimensions: empty item in list"},
     {"dimensions = a,b,a\n", "1: dimensions: item repeated in list"},
     {"dimensions = a b\n",
-     "1: dimensions: list items may contain only letters, digits, '_', '-' and '.'"},
+     "1: dimensions: list items may contain only letters, digits, '_', '-', '.' and '+'"},
+    {"dimensions = a+b,c\n", "1: dimensions: 'a+b': a dimension name cannot contain '+'"},
+    {"slices.pairs = country\n", "1: slices.pairs: 'country' is not a pair `a+b`"},
+    {"slices.pairs = country+os\n",
+     "1: slices.pairs: 'country+os' names a dimension not in `dimensions`"},
+    {"slices.pairs = cdn+cdn\n", "1: slices.pairs: 'cdn+cdn' pairs a dimension with itself"},
+    {"window.bucket = 5\n", "1: window.bucket: duration needs a unit (ms, s, m, h or d), e.g. 5s"},
+    {"window.bucket = 5y\n", "1: window.bucket: unknown duration unit (use ms, s, m, h or d)"},
+    {"window.bucket = 2m\n", "1: window.bucket: 2m is out of range (100ms to 60000ms)"},
+    {"slices.max = 3\n", "1: slices.max: 3 is out of range (16 to 10000000)"},
+    {"slices.max = many\n", "1: slices.max: not an integer"},
+    {"slices.error_codes = yes\n", "1: slices.error_codes: not a boolean (true or false)"},
+    {"detect.false_alarms_per_day = 0\n", "1: detect.false_alarms_per_day: not a positive number"},
+    {"detect.false_alarms_per_day = x\n", "1: detect.false_alarms_per_day: not a positive number"},
+    {"window.horizon = 3s\nwindow.lateness = 3s\n",
+     "1: window.horizon: must exceed window.lateness + window.bucket"},
     {"just words\n", "1: just words: expected `key = value`"},
     {" = 3\n", "1: (line): missing key before '='"},
     {"kafka. = 3\n", "1: kafka.: missing librdkafka property name"},

@@ -1,0 +1,172 @@
+/*
+ * store.h: where foreshock's window state lives, behind one interface.
+ *
+ * The pipeline aggregates events in process and hands the store one batch
+ * per flush. A batch is applied atomically: its counter increments, the users
+ * it adds to the HyperLogLogs, the Kafka offsets it covers, the alert state
+ * changes and the alert messages it puts into the outbox all land together or
+ * not at all. Each partition's offset carries a fence: the batch says which
+ * offset it continues from, and the store refuses the whole batch when that
+ * is not the offset it holds (another instance, or an earlier life of this
+ * one, applied something the caller does not know about).
+ *
+ * Two implementations: store_redis.c (durable, shared, what the daemon uses)
+ * and store_memory.c (one process, nothing kept: replay and unit tests).
+ * Not thread safe: one store per pipeline thread.
+ */
+#ifndef FS_DETECTOR_STORE_H
+#define FS_DETECTOR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+typedef struct fs_store fs_store_t;
+
+/* Return codes. Retriable ones leave the store usable: try again later. */
+#define FS_STORE_OK 0
+#define FS_STORE_EUNAVAILABLE -1 /* retriable: server unreachable, timeout, loading */
+#define FS_STORE_EFENCE -2       /* the batch does not continue from the stored offsets */
+#define FS_STORE_EINVALID -3     /* not retriable: a bug or a misconfiguration */
+
+/* Counter increments of one slice in one bucket. */
+typedef struct fs_counter_delta {
+    const char *slice; /* canonical slice key, see slices.h */
+    int64_t bucket_ms; /* bucket start, event time */
+    int64_t attempts, failures, errors;
+} fs_counter_delta_t;
+
+/* One user with a failure or error in one slice, in the minute of bucket_ms. */
+typedef struct fs_user_add {
+    const char *slice;
+    int64_t bucket_ms;
+    const char *user;
+    size_t user_len;
+} fs_user_add_t;
+
+/* The offsets a batch covers on one partition. */
+typedef struct fs_offset_advance {
+    const char *topic;
+    int32_t partition;
+    int64_t expected; /* the stored offset the batch continues from; -1 = none stored */
+    int64_t last;     /* the last offset the batch applies */
+} fs_offset_advance_t;
+
+/* An alert whose state changes in this batch, and the message to publish. */
+typedef struct fs_alert_put {
+    const char *fingerprint;
+    const char *state;   /* the alert's persisted state (JSON); NULL deletes it (resolved) */
+    const char *id;      /* deterministic message id, the outbox key */
+    const char *message; /* the alert message JSON for topics.alerts */
+} fs_alert_put_t;
+
+typedef struct fs_batch {
+    const fs_counter_delta_t *counters;
+    size_t n_counters;
+    const fs_user_add_t *users;
+    size_t n_users;
+    const fs_offset_advance_t *offsets;
+    size_t n_offsets;
+    const fs_alert_put_t *alerts;
+    size_t n_alerts;
+    const char *const *delivered; /* outbox ids published since the last batch: remove */
+    size_t n_delivered;
+} fs_batch_t;
+
+/* Callbacks of the readers below; return non-zero to stop early. */
+typedef int (*fs_store_bucket_cb)(void *opaque, const char *slice, int64_t bucket_ms,
+                                  int64_t attempts, int64_t failures, int64_t errors);
+typedef int (*fs_store_entry_cb)(void *opaque, const char *key, const char *value);
+
+typedef struct fs_store_ops {
+    const char *name;
+    int (*commit)(fs_store_t *store, const fs_batch_t *batch, char *err, size_t err_size);
+    int (*offset)(fs_store_t *store, const char *topic, int32_t partition, int64_t *offset,
+                  char *err, size_t err_size);
+    int (*buckets)(fs_store_t *store, int64_t from_ms, int64_t to_ms, fs_store_bucket_cb cb,
+                   void *opaque, char *err, size_t err_size);
+    int (*alerts)(fs_store_t *store, fs_store_entry_cb cb, void *opaque, char *err,
+                  size_t err_size);
+    int (*outbox)(fs_store_t *store, fs_store_entry_cb cb, void *opaque, char *err,
+                  size_t err_size);
+    int (*affected_users)(fs_store_t *store, const char *slice, int64_t from_ms, int64_t to_ms,
+                          int64_t *count, char *err, size_t err_size);
+    int (*ping)(fs_store_t *store, char *err, size_t err_size);
+    uint64_t (*round_trips)(const fs_store_t *store);
+    void (*free)(fs_store_t *store);
+} fs_store_ops_t;
+
+/* Every implementation starts with this header. */
+struct fs_store {
+    const fs_store_ops_t *ops;
+};
+
+/*
+ * Opens the store that cfg->store names (cfg is borrowed). Returns NULL with
+ * the reason in err when it cannot be created; an unreachable Redis is not a
+ * reason: calls fail with FS_STORE_EUNAVAILABLE until it answers.
+ */
+fs_store_t *fs_store_open(const fs_config_t *cfg, char *err, size_t err_size);
+
+/* Applies a batch atomically (see above). */
+static inline int fs_store_commit(fs_store_t *s, const fs_batch_t *b, char *err, size_t n)
+{
+    return s->ops->commit(s, b, err, n);
+}
+
+/* The last applied offset of a partition, or -1 in *offset when none. */
+static inline int fs_store_offset(fs_store_t *s, const char *topic, int32_t partition,
+                                  int64_t *offset, char *err, size_t n)
+{
+    return s->ops->offset(s, topic, partition, offset, err, n);
+}
+
+/* Calls cb for every stored counter of buckets in [from_ms, to_ms). */
+static inline int fs_store_buckets(fs_store_t *s, int64_t from_ms, int64_t to_ms,
+                                   fs_store_bucket_cb cb, void *opaque, char *err, size_t n)
+{
+    return s->ops->buckets(s, from_ms, to_ms, cb, opaque, err, n);
+}
+
+/* Calls cb(fingerprint, state) for every open alert. */
+static inline int fs_store_alerts(fs_store_t *s, fs_store_entry_cb cb, void *opaque, char *err,
+                                  size_t n)
+{
+    return s->ops->alerts(s, cb, opaque, err, n);
+}
+
+/* Calls cb(id, message) for every alert message not yet marked delivered. */
+static inline int fs_store_outbox(fs_store_t *s, fs_store_entry_cb cb, void *opaque, char *err,
+                                  size_t n)
+{
+    return s->ops->outbox(s, cb, opaque, err, n);
+}
+
+/* Distinct users with a failure or error in slice over [from_ms, to_ms). */
+static inline int fs_store_affected_users(fs_store_t *s, const char *slice, int64_t from_ms,
+                                          int64_t to_ms, int64_t *count, char *err, size_t n)
+{
+    return s->ops->affected_users(s, slice, from_ms, to_ms, count, err, n);
+}
+
+/* Checks the store answers. */
+static inline int fs_store_ping(fs_store_t *s, char *err, size_t n)
+{
+    return s->ops->ping(s, err, n);
+}
+
+/* Requests sent to the server so far (0 for the memory store). */
+static inline uint64_t fs_store_round_trips(const fs_store_t *s)
+{
+    return s->ops->round_trips(s);
+}
+
+/* Closes the store. Accepts NULL. */
+static inline void fs_store_free(fs_store_t *s)
+{
+    if (s)
+        s->ops->free(s);
+}
+
+#endif

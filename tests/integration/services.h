@@ -1,0 +1,38 @@
+/*
+ * Service discovery for the integration suites.
+ *
+ * tests/run.sh starts a real Kafka broker and redis-server (tests/stack/) and
+ * exports their addresses in FORESHOCK_TEST_KAFKA and FORESHOCK_TEST_REDIS.
+ * A suite calls fs_test_service() from main(), before it forks any test: a
+ * missing address skips the suite (exit 77, ctest's SKIP_RETURN_CODE), except
+ * under CI=true, where a missing service means the stack did not start and the
+ * suite fails. fs_test_unique_name() gives each run its own topics, groups and
+ * keys, so parallel runs and leftovers of earlier runs never collide.
+ */
+#ifndef FS_TESTS_INTEGRATION_SERVICES_H
+#define FS_TESTS_INTEGRATION_SERVICES_H
+
+#include <stddef.h>
+
+/* Exit code that ctest reports as "skipped" (SKIP_RETURN_CODE in tests/). */
+#define FS_TEST_SKIP 77
+
+/*
+ * Returns the address in the environment variable env_name (borrowed from the
+ * environment; valid until the environment changes). When it is unset or
+ * empty, this does not return: it prints why and exits 77 (skipped), or 1
+ * when CI is "true". Call it from main(), not from inside a forked test, so
+ * that the exit code reaches ctest. Not thread-safe (reads the environment).
+ */
+const char *fs_test_service(const char *env_name);
+
+/*
+ * Writes "<prefix>-<pid>-<seconds>-<nanoseconds>-<counter>" into buf (size
+ * bytes, always NUL-terminated). The result uses only [A-Za-z0-9._-] if the
+ * prefix does, so it is valid as a Kafka topic or group name and a redis key.
+ * Returns 0, or -1 when buf is too small (buf then holds a truncated name that
+ * must not be used). Not thread-safe (a static counter).
+ */
+int fs_test_unique_name(char *buf, size_t size, const char *prefix);
+
+#endif

@@ -667,6 +667,11 @@ int fs_config_finish(fs_config_t *cfg, fs_config_diag_t *diag)
                            "at most %d dimensions", FS_CONFIG_MAX_DIMENSIONS);
         problems++;
     }
+    if (cfg->slices_idle_ms <= cfg->window_horizon_ms) {
+        fs_config_diag_add(diag, fs_config_origin(cfg, "slices.idle"), "slices.idle",
+                           "must exceed window.horizon");
+        problems++;
+    }
     if (cfg->window_lateness_ms + cfg->window_bucket_ms >= cfg->window_horizon_ms) {
         fs_config_diag_add(diag, fs_config_origin(cfg, "window.horizon"), "window.horizon",
                            "must exceed window.lateness + window.bucket");
@@ -748,4 +753,13 @@ static int set_kafka_default(fs_config_t *cfg, const char *prop, const char *val
     char name[256];
     snprintf(name, sizeof name, "%s%s", KAFKA_PREFIX, prop);
     return set_kafka(cfg, name, value, origin, SET_DEFAULT, diag);
+}
+
+int fs_config_load(fs_config_t *cfg, const char *path, const char *const *overrides,
+                   size_t n_overrides, fs_config_diag_t *diag)
+{
+    int problems = fs_config_load_file(cfg, path, diag) != 0;
+    for (size_t i = 0; i < n_overrides; i++)
+        problems += fs_config_override(cfg, overrides[i], (int)i + 1, diag);
+    return problems + fs_config_finish(cfg, diag);
 }

@@ -122,6 +122,13 @@ int fs_config_override(fs_config_t *cfg, const char *assignment, int position,
  */
 int fs_config_finish(fs_config_t *cfg, fs_config_diag_t *diag);
 
+/*
+ * The usual sequence: load path, apply overrides[0..n) in order, check the
+ * cross-key rules. Returns the number of problems (all in diag).
+ */
+int fs_config_load(fs_config_t *cfg, const char *path, const char *const *overrides,
+                   size_t n_overrides, fs_config_diag_t *diag);
+
 /* Where `key` was last set (origin.file == NULL for a default). */
 fs_config_origin_t fs_config_origin(const fs_config_t *cfg, const char *key);
 

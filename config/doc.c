@@ -84,8 +84,8 @@ void fs_config_write_reference(FILE *out)
     fputs("# foreshock reference configuration.\n"
           "#\n"
           "# Generated from config/keys.c by `cmake --build build --target config-docs`;\n"
-          "# do not edit. Every key is listed at its default; copy this file and change\n"
-          "# what you need. See config/CONFIGURATION.md for the syntax.\n",
+          "# do not edit. Every key is listed, commented out, at its default: copy this\n"
+          "# file, uncomment and change what you need. See config/CONFIGURATION.md.\n",
           out);
     for (size_t i = 0; i < fs_config_n_keys; i++) {
         const fs_key_t *key = &fs_config_keys[i];
@@ -97,12 +97,12 @@ void fs_config_write_reference(FILE *out)
             write_range(out, key);
         }
         fputs(")\n", out);
-        fprintf(out, "%s = %s\n", key->name, key->default_value);
+        fprintf(out, "# %s = %s\n", key->name, key->default_value);
     }
     fputs("\n# librdkafka properties, passed through unchanged as kafka.<property>.\n", out);
     for (size_t i = 0; i < fs_kafka_n_defaults; i++) {
         write_comment(out, fs_kafka_defaults[i].why);
-        fprintf(out, "kafka.%s = %s\n", fs_kafka_defaults[i].name, fs_kafka_defaults[i].value);
+        fprintf(out, "# kafka.%s = %s\n", fs_kafka_defaults[i].name, fs_kafka_defaults[i].value);
     }
     fputs("# TLS and SASL, for example:\n"
           "# kafka.security.protocol = SASL_SSL\n"

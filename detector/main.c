@@ -106,10 +106,7 @@ int main(int argc, char **argv)
         fputs("foreshock: out of memory\n", stderr);
         goto done;
     }
-    int problems = fs_config_load_file(cfg, config_path, &diag) != 0;
-    for (int i = 0; i < n_overrides; i++)
-        problems += fs_config_override(cfg, overrides[i], i + 1, &diag);
-    problems += fs_config_finish(cfg, &diag);
+    int problems = fs_config_load(cfg, config_path, overrides, (size_t)n_overrides, &diag);
     kafka_conf = fs_kafka_conf_new(cfg, &diag);
     if (problems || !kafka_conf || diag.n > 0) {
         print_diag(&diag);

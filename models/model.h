@@ -39,8 +39,29 @@ typedef struct fs_model_obs {
     double x;                /* failures, errors or attempts, by signal */
     double prior;            /* the parent slice's expected rate/count, or NAN if none */
 } fs_model_obs_t;
+/*
+ * Notes on fs_model_obs_t (models/baseline.h has the formulas):
+ * - Feed every bucket of a slice, empty ones too (n = 0, x = 0), or at least
+ *   the next non-empty one: buckets skipped between two calls are replayed as
+ *   empty ones. For a ratio an empty bucket carries no information; for a
+ *   count it is a count of 0, which is how a volume drop shows.
+ * - prior is the parent's *baseline* (expected), not its observed value, so
+ *   that a parent in an incident does not drag its children along. For
+ *   FAILURE_RATIO it is the parent's expected failure ratio. For the count
+ *   signals it must be the expected count of THIS slice per bucket (e.g. the
+ *   parent's expected count times this slice's usual share), never the
+ *   parent's own count. It weighs as much as FS_BASELINE_PRIOR_EVENTS (10)
+ *   observed events, so it steers small slices and is negligible for busy ones.
+ * - Negative or non-finite counts are taken as 0.
+ */
 
-/* The model's view after a bucket. */
+/* The model's view after a bucket. The deciding window runs from onset_ms to
+ * the end of this bucket: while firing (and on the bucket that resolves) the
+ * incident so far; otherwise the current excursion of the leading test, or
+ * just this bucket when there is none. Its excess over the baseline is
+ * window_x - expected * window_n. While firing, the test statistics are held
+ * at the threshold, so score is 1 at most after the entry bucket and falls
+ * as recovery builds up. */
 typedef struct fs_model_verdict {
     int firing;               /* 1 while the signal is anomalous (after hysteresis) */
     int64_t onset_ms;         /* estimated start of the anomaly (event time), when firing */
@@ -55,12 +76,16 @@ typedef struct fs_model_verdict {
 typedef struct fs_model_vtable {
     const char *name;
     fs_signal_t signal;
-    size_t state_size; /* bytes of per-slice state */
+    size_t state_size; /* bytes of per-slice state; a multiple of 8. Blocks must be
+                          aligned as malloc aligns (they hold doubles and int64_t) */
     /* Puts a state block of state_size bytes into its initial (cold) state. */
     void (*init)(void *state, const fs_model_params_t *params);
     /* Feeds one closed bucket, in order of bucket_start_ms, and writes the verdict. */
     void (*update)(void *state, const fs_model_params_t *params, const fs_model_obs_t *obs,
                    fs_model_verdict_t *verdict);
+    /* One-sided tests the model runs per slice (at most): count them all
+     * when sharing a false-alarm budget (fs_model_threshold). */
+    int tests;
 } fs_model_vtable_t;
 
 /* The model registered for a signal under this name, or NULL. */
@@ -68,5 +93,17 @@ const fs_model_vtable_t *fs_model_find(const char *name);
 
 /* The default model of a signal. Never NULL. */
 const fs_model_vtable_t *fs_model_default(fs_signal_t signal);
+
+/*
+ * A threshold (fs_model_params_t.threshold) that keeps the expected number of
+ * false alarms of this model across `slices` slices at or below
+ * alarms_per_day, for buckets of bucket_seconds: the per-test in-control
+ * average run length is slices * model->tests * buckets per day /
+ * alarms_per_day (fs_budget_arl0), and the threshold meets it by Siegmund's
+ * approximation at its least favourable information per bucket
+ * (fs_cusum_threshold in models/stats.h). NAN when an argument is not > 0.
+ */
+double fs_model_threshold(const fs_model_vtable_t *model, double alarms_per_day, double slices,
+                          double bucket_seconds);
 
 #endif

@@ -1,0 +1,26 @@
+/*
+ * main.c: `foreshock-bench SUBCOMMAND ...`, the benchmark and replay tool.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench/replay.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: foreshock-bench replay -c FILE --playback P --errors E --alerts OUT "
+          "[-X key=value]...\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+        return fs_bench_replay_main(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,791 @@
+/*
+ * pipeline.c: decode, slice, aggregate, evaluate, alert and flush (see
+ * pipeline.h).
+ *
+ * Event time: each partition's watermark is its newest event time minus the
+ * allowed lateness; a bucket closes when it ends at or before the smallest
+ * watermark of the partitions that are not idle. An event older than the
+ * oldest open bucket is late, one stamped beyond wall clock + future skew is
+ * refused; neither touches a counter. An event beyond the open horizon
+ * forces the oldest buckets closed, so one fast partition cannot make memory
+ * grow.
+ *
+ * Exactly once: counters, users, offsets and alert decisions leave the
+ * process only in one store batch; alert messages are handed to the sink
+ * after their batch committed, and removed from the outbox in a later batch
+ * once acknowledged.
+ */
+#include "detector/pipeline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detector/aggregate.h"
+#include "detector/alert.h"
+#include "detector/decode.h"
+#include "detector/slices.h"
+#include "models/model.h"
+
+#define N_SIGNALS 3
+#define MAX_PARTITIONS 4096
+#define STATE_ALIGN 16
+
+typedef struct partition {
+    char *topic;
+    int32_t partition;
+    fs_event_kind_t kind;
+    int64_t stored;  /* offset the store holds (the fence) */
+    int64_t applied; /* last offset processed */
+    int64_t max_ts;  /* newest event time seen, INT64_MIN before any */
+    int64_t last_wall_ms;
+    int active;
+} partition_t;
+
+/* An alert of one slice and signal that is open (firing). */
+typedef struct open_alert {
+    int open;
+    int64_t starts_at_ms, detected_at_ms;
+    const char *severity;
+} open_alert_t;
+
+typedef struct slice_state {
+    int initialized;
+    uint32_t buckets_seen;
+    double expected[N_SIGNALS]; /* last baseline, the prior for children */
+    open_alert_t alert[N_SIGNALS];
+} slice_state_t;
+
+/* An alert state change waiting for the next batch. */
+typedef struct alert_put {
+    char fingerprint[FS_ALERT_FINGERPRINT_LEN + 1];
+    char id[FS_ALERT_ID_LEN + 1];
+    char *state;   /* NULL: resolved */
+    char *message;
+} alert_put_t;
+
+typedef struct user_add {
+    uint32_t slice;
+    int64_t bucket_ms;
+    uint32_t offset, len; /* into the user arena */
+} user_add_t;
+
+struct fs_pipeline {
+    const fs_config_t *cfg;
+    fs_store_t *store;
+    fs_pipeline_sink_t sink;
+    fs_decoder_t *decoder;
+    fs_slices_t *slices;
+    fs_aggregate_t *agg;
+
+    const fs_model_vtable_t *models[N_SIGNALS];
+    fs_model_params_t params[N_SIGNALS];
+    size_t state_offset[N_SIGNALS];
+    size_t state_stride;
+    unsigned char *model_states; /* max_slices * state_stride */
+    slice_state_t *states;       /* max_slices */
+    size_t max_slices;
+    double warmup_buckets;
+
+    partition_t parts[MAX_PARTITIONS];
+    int n_parts;
+
+    user_add_t *users;
+    size_t n_users, cap_users;
+    char *user_arena;
+    size_t arena_len, arena_cap;
+
+    alert_put_t *puts;
+    size_t n_puts, cap_puts;
+    char **delivered;
+    size_t n_delivered, cap_delivered;
+    size_t delivered_in_batch; /* how many of delivered the current batch carries */
+
+    int64_t newest_ts; /* newest applied event time */
+    fs_pipeline_stats_t stats;
+    size_t threshold_for_live; /* live slice count the thresholds were computed for */
+};
+
+static int grow(void **array, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t cap2 = *cap ? *cap : 64;
+    while (cap2 < need)
+        cap2 *= 2;
+    void *grown = realloc(*array, cap2 * elem);
+    if (!grown)
+        return -1;
+    *array = grown;
+    *cap = cap2;
+    return 0;
+}
+
+static void free_puts(fs_pipeline_t *p)
+{
+    for (size_t i = 0; i < p->n_puts; i++) {
+        free(p->puts[i].state);
+        free(p->puts[i].message);
+    }
+    p->n_puts = 0;
+}
+
+void fs_pipeline_free(fs_pipeline_t *p)
+{
+    if (!p)
+        return;
+    fs_decoder_free(p->decoder);
+    fs_slices_free(p->slices);
+    fs_aggregate_free(p->agg);
+    free(p->model_states);
+    free(p->states);
+    for (int i = 0; i < p->n_parts; i++)
+        free(p->parts[i].topic);
+    free(p->users);
+    free(p->user_arena);
+    free_puts(p);
+    free(p->puts);
+    for (size_t i = 0; i < p->n_delivered; i++)
+        free(p->delivered[i]);
+    free(p->delivered);
+    free(p);
+}
+
+/* Recomputes the models' thresholds from the false-alarm budget. */
+static void update_thresholds(fs_pipeline_t *p)
+{
+    size_t live = fs_slices_count(p->slices);
+    if (live == p->threshold_for_live)
+        return;
+    double bucket_s = (double)p->cfg->window_bucket_ms / 1000.0;
+    /* The budget is shared equally by the signals, and within a signal by
+     * every test of every live slice. */
+    double per_signal = p->cfg->detect_false_alarms_per_day / N_SIGNALS;
+    for (int s = 0; s < N_SIGNALS; s++)
+        p->params[s].threshold =
+            fs_model_threshold(p->models[s], per_signal, (double)(live ? live : 1), bucket_s);
+    p->threshold_for_live = live;
+}
+
+fs_pipeline_t *fs_pipeline_new(const fs_config_t *cfg, fs_store_t *store,
+                               const fs_pipeline_sink_t *sink, char *err, size_t err_size)
+{
+    fs_pipeline_t *p = calloc(1, sizeof *p);
+    uint8_t pairs[2 * 64];
+    size_t n_pairs = 0;
+    if (!p) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    p->cfg = cfg;
+    p->store = store;
+    p->sink = *sink;
+    p->max_slices = (size_t)cfg->slices_max;
+    p->newest_ts = INT64_MIN;
+
+    p->decoder = fs_decoder_new((const char *const *)cfg->dimensions.items, cfg->dimensions.n,
+                                err, err_size);
+    if (!p->decoder)
+        goto fail;
+    for (size_t i = 0; i < cfg->slices_pairs.n && n_pairs < 64; i++) {
+        const char *pair = cfg->slices_pairs.items[i];
+        const char *plus = strchr(pair, '+');
+        for (size_t d = 0; d < cfg->dimensions.n; d++) {
+            const char *dim = cfg->dimensions.items[d];
+            if (strlen(dim) == (size_t)(plus - pair) && memcmp(dim, pair, strlen(dim)) == 0)
+                pairs[2 * n_pairs] = (uint8_t)d;
+            if (strcmp(dim, plus + 1) == 0)
+                pairs[2 * n_pairs + 1] = (uint8_t)d;
+        }
+        n_pairs++;
+    }
+    p->slices = fs_slices_new((const char *const *)cfg->dimensions.items, cfg->dimensions.n,
+                              pairs, n_pairs, cfg->slices_error_codes, p->max_slices, err,
+                              err_size);
+    if (!p->slices)
+        goto fail;
+    size_t n_frames = (size_t)(cfg->window_horizon_ms / cfg->window_bucket_ms) + 1;
+    p->agg = fs_aggregate_new(cfg->window_bucket_ms, n_frames, p->max_slices, err, err_size);
+    if (!p->agg)
+        goto fail;
+
+    double bucket_s = (double)cfg->window_bucket_ms / 1000.0;
+    p->warmup_buckets = (double)cfg->detect_warmup_ms / (double)cfg->window_bucket_ms;
+    size_t offset = 0;
+    for (int s = 0; s < N_SIGNALS; s++) {
+        p->models[s] = fs_model_default((fs_signal_t)s);
+        p->params[s].bucket_seconds = bucket_s;
+        p->params[s].baseline_halflife =
+            (double)cfg->detect_halflife_ms / (double)cfg->window_bucket_ms;
+        p->params[s].warmup_buckets = p->warmup_buckets;
+        p->params[s].min_rate_ratio = 2.0;
+        p->state_offset[s] = offset;
+        offset += (p->models[s]->state_size + STATE_ALIGN - 1) / STATE_ALIGN * STATE_ALIGN;
+    }
+    p->state_stride = offset;
+    /* calloc: pages of slices never used are never touched. */
+    p->model_states = calloc(p->max_slices, p->state_stride);
+    p->states = calloc(p->max_slices, sizeof *p->states);
+    if (!p->model_states || !p->states) {
+        snprintf(err, err_size, "out of memory for %zu slices", p->max_slices);
+        goto fail;
+    }
+    p->threshold_for_live = SIZE_MAX;
+    update_thresholds(p);
+    return p;
+fail:
+    fs_pipeline_free(p);
+    return NULL;
+}
+
+int fs_pipeline_add_partition(fs_pipeline_t *p, const char *topic, int32_t partition,
+                              fs_event_kind_t kind, int64_t stored)
+{
+    int handle = -1;
+    for (int i = 0; i < p->n_parts; i++)
+        if (p->parts[i].partition == partition && strcmp(p->parts[i].topic, topic) == 0)
+            handle = i;
+    if (handle < 0) {
+        if (p->n_parts >= MAX_PARTITIONS)
+            return -1;
+        char *copy = strdup(topic);
+        if (!copy)
+            return -1;
+        handle = p->n_parts++;
+        memset(&p->parts[handle], 0, sizeof p->parts[handle]);
+        p->parts[handle].topic = copy;
+        p->parts[handle].partition = partition;
+        p->parts[handle].max_ts = INT64_MIN;
+    }
+    partition_t *part = &p->parts[handle];
+    part->kind = kind;
+    part->stored = stored;
+    part->applied = stored;
+    part->active = 1;
+    part->last_wall_ms = INT64_MIN;
+    return handle;
+}
+
+void fs_pipeline_remove_partition(fs_pipeline_t *p, int handle)
+{
+    if (handle >= 0 && handle < p->n_parts)
+        p->parts[handle].active = 0;
+}
+
+/* ---- evaluation ---- */
+
+static const char *severity_of(const fs_pipeline_t *p, uint32_t slice, double excess)
+{
+    /* Provisional impact rule (refined with localization): all traffic or
+     * an excess of 100x the paging minimum is critical. */
+    if (slice == FS_SLICE_ALL || excess >= 100.0 * (double)p->cfg->detect_min_excess)
+        return "critical";
+    return "warning";
+}
+
+/* Impact of a verdict: excess failures or errors, or missing attempts. */
+static double excess_of(fs_signal_t signal, const fs_model_verdict_t *v, double bucket_s)
+{
+    double buckets = v->window_seconds / bucket_s;
+    switch (signal) {
+    case FS_SIGNAL_FAILURE_RATIO:
+        return v->window_x - v->expected * v->window_n;
+    case FS_SIGNAL_ERROR_COUNT:
+        return v->window_x - v->expected * buckets;
+    default:
+        return v->expected * buckets - v->window_x;
+    }
+}
+
+static char *dup_or_null(const char *s, long len)
+{
+    if (len < 0)
+        return NULL;
+    char *copy = malloc((size_t)len + 1);
+    if (copy)
+        memcpy(copy, s, (size_t)len + 1);
+    return copy;
+}
+
+/* Queues an alert message and state change for the next batch. */
+static void queue_alert(fs_pipeline_t *p, const fs_alert_t *a)
+{
+    char message[16384], state[2048];
+    if (grow((void **)&p->puts, &p->cap_puts, p->n_puts + 1, sizeof *p->puts) != 0)
+        return;
+    alert_put_t *put = &p->puts[p->n_puts];
+    fs_alert_fingerprint(a->signal, a->slice, put->fingerprint);
+    fs_alert_id(a, put->id);
+    put->message = dup_or_null(message, fs_alert_format(a, message, sizeof message));
+    put->state = NULL;
+    if (a->firing)
+        put->state = dup_or_null(state, fs_alert_state_format(a, state, sizeof state));
+    if (!put->message || (a->firing && !put->state)) {
+        free(put->message);
+        free(put->state);
+        return;
+    }
+    p->n_puts++;
+}
+
+static int64_t affected_users(fs_pipeline_t *p, const char *slice, int64_t from, int64_t to)
+{
+    int64_t count = -1;
+    char err[256];
+    if (fs_store_affected_users(p->store, slice, from, to, &count, err, sizeof err) != 0)
+        return -1;
+    return count;
+}
+
+static void decide(fs_pipeline_t *p, uint32_t id, fs_signal_t s, const fs_model_verdict_t *v,
+                   int64_t now_ms)
+{
+    slice_state_t *st = &p->states[id];
+    open_alert_t *oa = &st->alert[s];
+    const char *slice = fs_slices_key(p->slices, id);
+    double excess = excess_of(s, v, p->params[s].bucket_seconds);
+    fs_alert_t a;
+    memset(&a, 0, sizeof a);
+    a.signal = s;
+    a.slice = slice;
+    a.verdict = *v;
+
+    if (v->firing && !oa->open && excess >= (double)p->cfg->detect_min_excess) {
+        oa->open = 1;
+        oa->starts_at_ms = v->onset_ms;
+        oa->detected_at_ms = now_ms;
+        oa->severity = severity_of(p, id, excess);
+        a.firing = 1;
+        a.starts_at_ms = oa->starts_at_ms;
+        a.detected_at_ms = now_ms;
+        a.ends_at_ms = FS_ALERT_NULL_TIME;
+        a.severity = oa->severity;
+        a.affected_users = affected_users(p, slice, oa->starts_at_ms, now_ms);
+        queue_alert(p, &a);
+        p->stats.alerts_fired++;
+        p->stats.open_alerts++;
+    } else if (!v->firing && oa->open && st->buckets_seen >= p->warmup_buckets) {
+        /* A restored alert waits until its cold model has warmed up: only a
+         * model that has seen enough can say the incident is over. */
+        a.firing = 0;
+        a.starts_at_ms = oa->starts_at_ms;
+        a.detected_at_ms = oa->detected_at_ms;
+        a.ends_at_ms = now_ms;
+        a.severity = oa->severity;
+        a.affected_users = affected_users(p, slice, oa->starts_at_ms, now_ms);
+        queue_alert(p, &a);
+        oa->open = 0;
+        p->stats.alerts_resolved++;
+        p->stats.open_alerts--;
+    }
+}
+
+/* Whether a slice kind carries a signal: code slices only count errors. */
+static int has_signal(fs_slice_kind_t kind, fs_signal_t s)
+{
+    return kind != FS_SLICE_KIND_CODE || s == FS_SIGNAL_ERROR_COUNT;
+}
+
+/* Evaluates and closes the oldest open bucket. */
+static void close_bucket(fs_pipeline_t *p)
+{
+    int64_t bucket = fs_aggregate_open_from(p->agg);
+    int64_t end = bucket + p->cfg->window_bucket_ms;
+    uint32_t cap = fs_slices_capacity(p->slices);
+    update_thresholds(p);
+    for (uint32_t id = 0; id < cap; id++) {
+        if (!fs_slices_live(p->slices, id))
+            continue;
+        slice_state_t *st = &p->states[id];
+        fs_counts_t c = fs_aggregate_oldest(p->agg, id);
+        unsigned char *states = p->model_states + (size_t)id * p->state_stride;
+        fs_slice_kind_t kind = fs_slices_kind(p->slices, id);
+        if (!st->initialized) {
+            /* A slice starts being judged with its first bucket of data. */
+            if ((c.attempts | c.errors) == 0)
+                continue;
+            for (int s = 0; s < N_SIGNALS; s++)
+                p->models[s]->init(states + p->state_offset[s], &p->params[s]);
+            st->initialized = 1;
+        }
+        uint32_t parent = fs_slices_parent(p->slices, id);
+        for (int s = 0; s < N_SIGNALS; s++) {
+            if (!has_signal(kind, (fs_signal_t)s))
+                continue;
+            fs_model_obs_t obs;
+            obs.bucket_start_ms = bucket;
+            obs.n = c.attempts;
+            obs.x = s == FS_SIGNAL_FAILURE_RATIO ? c.failures
+                    : s == FS_SIGNAL_ERROR_COUNT ? c.errors
+                                                 : c.attempts;
+            obs.prior = NAN;
+            if (s == FS_SIGNAL_FAILURE_RATIO && parent != FS_SLICE_NONE &&
+                p->states[parent].initialized)
+                obs.prior = p->states[parent].expected[s];
+            fs_model_verdict_t v;
+            p->models[s]->update(states + p->state_offset[s], &p->params[s], &obs, &v);
+            st->expected[s] = v.expected;
+            decide(p, id, (fs_signal_t)s, &v, end);
+        }
+        if (st->buckets_seen < UINT32_MAX)
+            st->buckets_seen++;
+    }
+    fs_aggregate_close_oldest(p->agg);
+    p->stats.buckets_closed++;
+    p->stats.watermark_ms = end;
+}
+
+/* The event time up to which buckets may close, or INT64_MIN. */
+static int64_t watermark(const fs_pipeline_t *p, int64_t now_ms, int use_idle)
+{
+    int64_t low = INT64_MAX, high = INT64_MIN;
+    for (int i = 0; i < p->n_parts; i++) {
+        const partition_t *part = &p->parts[i];
+        if (!part->active || part->max_ts == INT64_MIN)
+            continue;
+        int64_t wm = part->max_ts - p->cfg->window_lateness_ms;
+        if (wm > high)
+            high = wm;
+        int idle = use_idle && part->last_wall_ms != INT64_MIN &&
+                   now_ms - part->last_wall_ms > p->cfg->window_idle_ms;
+        if (!idle && wm < low)
+            low = wm;
+    }
+    /* When every partition is idle, the newest watermark stands. */
+    return low == INT64_MAX ? high : low;
+}
+
+static void close_until(fs_pipeline_t *p, int64_t wm)
+{
+    if (!fs_aggregate_started(p->agg) || wm == INT64_MIN)
+        return;
+    while (fs_aggregate_open_from(p->agg) + p->cfg->window_bucket_ms <= wm)
+        close_bucket(p);
+}
+
+void fs_pipeline_tick(fs_pipeline_t *p, int64_t now_ms)
+{
+    close_until(p, watermark(p, now_ms, 1));
+}
+
+void fs_pipeline_drain(fs_pipeline_t *p)
+{
+    if (p->newest_ts != INT64_MIN)
+        close_until(p, p->newest_ts + p->cfg->window_bucket_ms);
+}
+
+/* ---- events ---- */
+
+static void add_users(fs_pipeline_t *p, const fs_event_t *ev, const fs_slice_set_t *set)
+{
+    if (ev->user.len == 0 || ev->user.len > UINT32_MAX / 2)
+        return;
+    if (grow((void **)&p->user_arena, &p->arena_cap, p->arena_len + ev->user.len, 1) != 0 ||
+        grow((void **)&p->users, &p->cap_users, p->n_users + set->n, sizeof *p->users) != 0)
+        return;
+    uint32_t offset = (uint32_t)p->arena_len;
+    memcpy(p->user_arena + offset, ev->user.ptr, ev->user.len);
+    p->arena_len += ev->user.len;
+    int64_t width = p->cfg->window_bucket_ms;
+    int64_t bucket = ev->ts_ms - ((ev->ts_ms % width) + width) % width;
+    for (size_t i = 0; i < set->n; i++) {
+        user_add_t *u = &p->users[p->n_users++];
+        u->slice = set->ids[i];
+        u->bucket_ms = bucket;
+        u->offset = offset;
+        u->len = (uint32_t)ev->user.len;
+    }
+}
+
+void fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const char *buf,
+                         size_t len, int64_t now_ms)
+{
+    partition_t *part = &p->parts[handle];
+    if (offset <= part->applied)
+        return;
+    part->applied = offset;
+    part->last_wall_ms = now_ms;
+
+    fs_event_t ev;
+    const char *reason;
+    if (fs_decoder_decode(p->decoder, part->kind, buf, len, &ev, &reason) != 0) {
+        p->stats.invalid++;
+        p->sink.dead_letter(p->sink.opaque, part->topic, part->partition, offset, buf, len,
+                            reason);
+        return;
+    }
+    if (ev.ts_ms > now_ms + p->cfg->window_future_skew_ms) {
+        p->stats.future++;
+        return;
+    }
+    if (!fs_aggregate_started(p->agg))
+        fs_aggregate_start(p->agg, ev.ts_ms - p->cfg->window_lateness_ms);
+    if (ev.ts_ms < fs_aggregate_open_from(p->agg)) {
+        p->stats.late++;
+        return;
+    }
+    /* Too far ahead of the slowest partition: close the oldest buckets. */
+    int64_t horizon_from = ev.ts_ms - (fs_aggregate_open_until(p->agg) - fs_aggregate_open_from(p->agg)) +
+                           p->cfg->window_bucket_ms;
+    if (horizon_from > fs_aggregate_open_from(p->agg))
+        close_until(p, horizon_from);
+
+    fs_slice_set_t set;
+    fs_slices_expand(p->slices, &ev, &set);
+    if (ev.kind == FS_EVENT_PLAYBACK)
+        fs_aggregate_add(p->agg, ev.ts_ms, set.ids, set.n, 1, ev.failed ? 1 : 0, 0, 1);
+    else
+        fs_aggregate_add(p->agg, ev.ts_ms, set.ids, set.n, 0, 0, 1, 1);
+    if (ev.kind == FS_EVENT_ERROR || ev.failed)
+        add_users(p, &ev, &set);
+    p->stats.events++;
+    if (ev.ts_ms > p->newest_ts)
+        p->newest_ts = ev.ts_ms;
+
+    /* The watermark only moves when a partition's newest time crosses into a
+     * new bucket, so it is recomputed then and not per event. */
+    int64_t width = p->cfg->window_bucket_ms;
+    if (part->max_ts == INT64_MIN || ev.ts_ms / width > part->max_ts / width) {
+        part->max_ts = ev.ts_ms;
+        close_until(p, watermark(p, now_ms, 1));
+    } else if (ev.ts_ms > part->max_ts) {
+        part->max_ts = ev.ts_ms;
+    }
+}
+
+/* ---- flush ---- */
+
+typedef struct batch_builder {
+    fs_pipeline_t *p;
+    fs_counter_delta_t *counters;
+    size_t n;
+} batch_builder_t;
+
+static void collect_delta(void *opaque, const fs_delta_t *d)
+{
+    batch_builder_t *b = opaque;
+    fs_counter_delta_t *c = &b->counters[b->n++];
+    c->slice = fs_slices_key(b->p->slices, d->slice);
+    c->bucket_ms = d->bucket_ms;
+    c->attempts = d->counts.attempts;
+    c->failures = d->counts.failures;
+    c->errors = d->counts.errors;
+}
+
+static int keep_slice(void *opaque, uint32_t id)
+{
+    const fs_pipeline_t *p = opaque;
+    for (int s = 0; s < N_SIGNALS; s++)
+        if (p->states[id].alert[s].open)
+            return 1;
+    return 0;
+}
+
+/* Forgets idle slices; only between batches, when nothing refers to them. */
+static void evict(fs_pipeline_t *p)
+{
+    if (p->newest_ts == INT64_MIN)
+        return;
+    int64_t before = p->newest_ts - p->cfg->slices_idle_ms;
+    uint32_t cap = fs_slices_capacity(p->slices);
+    size_t n = fs_slices_evict(p->slices, before, keep_slice, p);
+    if (n == 0)
+        return;
+    for (uint32_t id = 0; id < cap; id++) {
+        if (!fs_slices_live(p->slices, id) && p->states[id].initialized) {
+            memset(&p->states[id], 0, sizeof p->states[id]);
+            fs_aggregate_forget_slice(p->agg, id);
+        }
+    }
+    p->stats.evicted_slices += n;
+}
+
+int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
+{
+    int rc = FS_STORE_OK;
+    size_t n_deltas = fs_aggregate_n_deltas(p->agg);
+    fs_counter_delta_t *counters = malloc((n_deltas ? n_deltas : 1) * sizeof *counters);
+    fs_user_add_t *users = malloc((p->n_users ? p->n_users : 1) * sizeof *users);
+    fs_offset_advance_t offsets[MAX_PARTITIONS];
+    fs_alert_put_t *alerts = malloc((p->n_puts ? p->n_puts : 1) * sizeof *alerts);
+    if (!counters || !users || !alerts) {
+        snprintf(err, err_size, "out of memory building a batch");
+        rc = FS_STORE_EUNAVAILABLE;
+        goto done;
+    }
+    batch_builder_t b = {p, counters, 0};
+    fs_aggregate_deltas(p->agg, collect_delta, &b);
+    for (size_t i = 0; i < p->n_users; i++) {
+        users[i].slice = fs_slices_key(p->slices, p->users[i].slice);
+        users[i].bucket_ms = p->users[i].bucket_ms;
+        users[i].user = p->user_arena + p->users[i].offset;
+        users[i].user_len = p->users[i].len;
+    }
+    size_t n_offsets = 0;
+    for (int i = 0; i < p->n_parts; i++) {
+        partition_t *part = &p->parts[i];
+        if (part->applied == part->stored)
+            continue;
+        offsets[n_offsets].topic = part->topic;
+        offsets[n_offsets].partition = part->partition;
+        offsets[n_offsets].expected = part->stored;
+        offsets[n_offsets].last = part->applied;
+        n_offsets++;
+    }
+    for (size_t i = 0; i < p->n_puts; i++) {
+        alerts[i].fingerprint = p->puts[i].fingerprint;
+        alerts[i].state = p->puts[i].state;
+        alerts[i].id = p->puts[i].id;
+        alerts[i].message = p->puts[i].message;
+    }
+    size_t n_delivered = p->n_delivered;
+    if (b.n == 0 && p->n_users == 0 && n_offsets == 0 && p->n_puts == 0 && n_delivered == 0)
+        goto done;
+
+    fs_batch_t batch = {counters, b.n, users, p->n_users, offsets, n_offsets,
+                        alerts, p->n_puts, (const char *const *)p->delivered, n_delivered};
+    rc = fs_store_commit(p->store, &batch, err, err_size);
+    if (rc != FS_STORE_OK)
+        goto done;
+
+    p->stats.flushes++;
+    fs_aggregate_mark_flushed(p->agg);
+    p->n_users = 0;
+    p->arena_len = 0;
+    for (int i = 0; i < p->n_parts; i++)
+        p->parts[i].stored = p->parts[i].applied;
+    for (size_t i = 0; i < n_delivered; i++)
+        free(p->delivered[i]);
+    /* Acknowledgements that arrived during the commit stay for the next batch. */
+    memmove(p->delivered, p->delivered + n_delivered,
+            (p->n_delivered - n_delivered) * sizeof *p->delivered);
+    p->n_delivered -= n_delivered;
+    /* The decisions are durable: now publish them. */
+    for (size_t i = 0; i < p->n_puts; i++)
+        p->sink.alert(p->sink.opaque, p->puts[i].id, p->puts[i].fingerprint,
+                      p->puts[i].message);
+    free_puts(p);
+    evict(p);
+done:
+    free(counters);
+    free(users);
+    free(alerts);
+    return rc;
+}
+
+int fs_pipeline_dirty(const fs_pipeline_t *p)
+{
+    if (fs_aggregate_n_deltas(p->agg) || p->n_users || p->n_puts || p->n_delivered)
+        return 1;
+    for (int i = 0; i < p->n_parts; i++)
+        if (p->parts[i].applied != p->parts[i].stored)
+            return 1;
+    return 0;
+}
+
+void fs_pipeline_delivered(fs_pipeline_t *p, const char *id)
+{
+    char *copy = strdup(id);
+    if (!copy ||
+        grow((void **)&p->delivered, &p->cap_delivered, p->n_delivered + 1, sizeof(char *))) {
+        free(copy);
+        return;
+    }
+    p->delivered[p->n_delivered++] = copy;
+}
+
+/* ---- restore ---- */
+
+typedef struct restore_ctx {
+    fs_pipeline_t *p;
+    void (*pending)(void *opaque, const char *id, const char *message);
+    void *opaque;
+} restore_ctx_t;
+
+static int restore_alert(void *opaque, const char *fingerprint, const char *value)
+{
+    restore_ctx_t *ctx = opaque;
+    fs_pipeline_t *p = ctx->p;
+    (void)fingerprint;
+    char *state = strdup(value);
+    fs_alert_t a;
+    if (!state)
+        return 0;
+    if (fs_alert_state_parse(state, &a) == 0) {
+        uint32_t id = fs_slices_intern(p->slices, a.slice, strlen(a.slice));
+        if (id != FS_SLICE_NONE) {
+            open_alert_t *oa = &p->states[id].alert[a.signal];
+            if (!oa->open)
+                p->stats.open_alerts++;
+            oa->open = 1;
+            oa->starts_at_ms = a.starts_at_ms;
+            oa->detected_at_ms = a.detected_at_ms;
+            oa->severity = a.severity; /* a string constant */
+        }
+    }
+    free(state);
+    return 0;
+}
+
+static int restore_outbox(void *opaque, const char *id, const char *message)
+{
+    restore_ctx_t *ctx = opaque;
+    ctx->pending(ctx->opaque, id, message);
+    return 0;
+}
+
+int fs_pipeline_restore(fs_pipeline_t *p,
+                        void (*pending)(void *opaque, const char *id, const char *message),
+                        void *opaque, char *err, size_t err_size)
+{
+    restore_ctx_t ctx = {p, pending, opaque};
+    int rc = fs_store_alerts(p->store, restore_alert, &ctx, err, err_size);
+    if (rc == FS_STORE_OK)
+        rc = fs_store_outbox(p->store, restore_outbox, &ctx, err, err_size);
+    return rc;
+}
+
+void fs_pipeline_reset(fs_pipeline_t *p)
+{
+    char err[256];
+    fs_slices_t *slices = NULL;
+    fs_aggregate_t *agg = NULL;
+    /* Rebuild the registries empty; on failure keep the old ones. */
+    fs_pipeline_t *fresh = fs_pipeline_new(p->cfg, p->store, &p->sink, err, sizeof err);
+    if (!fresh)
+        return;
+    slices = p->slices;
+    agg = p->agg;
+    p->slices = fresh->slices;
+    p->agg = fresh->agg;
+    fresh->slices = slices;
+    fresh->agg = agg;
+    memset(p->states, 0, p->max_slices * sizeof *p->states);
+    memset(p->model_states, 0, p->max_slices * p->state_stride);
+    for (int i = 0; i < p->n_parts; i++)
+        free(p->parts[i].topic);
+    p->n_parts = 0;
+    p->n_users = 0;
+    p->arena_len = 0;
+    free_puts(p);
+    for (size_t i = 0; i < p->n_delivered; i++)
+        free(p->delivered[i]);
+    p->n_delivered = 0;
+    p->newest_ts = INT64_MIN;
+    p->stats.open_alerts = 0;
+    p->threshold_for_live = SIZE_MAX;
+    fs_pipeline_free(fresh);
+}
+
+void fs_pipeline_stats(const fs_pipeline_t *p, fs_pipeline_stats_t *stats)
+{
+    *stats = p->stats;
+    stats->live_slices = fs_slices_count(p->slices);
+    stats->slice_overflow = fs_slices_overflow(p->slices);
+}
+
+size_t fs_pipeline_bytes_per_slice(const fs_pipeline_t *p)
+{
+    return fs_aggregate_bytes_per_slice(p->agg) + p->state_stride + sizeof(slice_state_t);
+}

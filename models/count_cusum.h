@@ -1,0 +1,26 @@
+/*
+ * count_cusum.h: the count models "count_cusum_up" (FS_SIGNAL_ERROR_COUNT)
+ * and "count_cusum_down" (FS_SIGNAL_VOLUME_DROP).
+ *
+ * Poisson log-LR CUSUMs on a count per bucket (errors; attempts) against a
+ * robust decayed baseline mean, with over-dispersion, warm-up, freeze while
+ * firing and hysteresis (engine.h). "up" tests rises by the shifts of
+ * fs_engine_shifts (x2, x4.5, x10 by default); "down" tests falls to 0.3x
+ * and 0.1x of expected. Reach them through the registry (model.h).
+ */
+#ifndef FS_MODELS_COUNT_CUSUM_H
+#define FS_MODELS_COUNT_CUSUM_H
+
+#include "models/model.h"
+
+/* A volume drop fires only when its window expected at least this many
+ * attempts (in units of the dispersion phi). Below that a slice is too small
+ * for a missing stretch of traffic to mean an outage: its users simply did not
+ * play anything. The CUSUM alone implies about h / (1 - 0.3) expected
+ * attempts already; the floor keeps that true when h is set low. */
+#define FS_COUNT_CUSUM_DROP_MIN_EXPECTED 20.0
+
+extern const fs_model_vtable_t fs_count_cusum_up_model;
+extern const fs_model_vtable_t fs_count_cusum_down_model;
+
+#endif

@@ -1,0 +1,1205 @@
+/*
+ * Integration suite for the Redis window store (detector/store_redis.c),
+ * against the real redis-server in FORESHOCK_TEST_REDIS. It checks what the
+ * pipeline relies on: counters read back equal to totals summed here
+ * independently over many random batches (slice keys with ':', '=', ',' and
+ * UTF-8 included), one round trip per commit even for 50,000 deltas, offset
+ * fences that refuse a batch without changing anything, TTLs on counters and
+ * HyperLogLogs, the alert state and outbox, distinct affected users within
+ * HyperLogLog error, and failures: a closed port, a server that never
+ * answers and (when FORESHOCK_TEST_REDIS_SERVER names the binary) a private
+ * redis-server killed and restarted under the store. Each test uses its own
+ * key prefix and deletes its keys when it passes.
+ */
+#include "detector/store.h"
+#include "detector/store_redis.h"
+#include "tests/integration/services.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#define TIMEOUT_MS     2000
+#define RETENTION_MS   600000
+#define CASE_TIMEOUT_S 120
+#define BASE_MS        INT64_C(1700000040000) /* a whole minute */
+#define WIDTH_MS       1000
+#define TOPIC          "playback-events"
+
+/* From the environment, set by main() before any test forks. */
+static const char *redis_addr;
+static const char *redis_server_bin;
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* xorshift64*: reproducible batches. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1DULL;
+}
+
+static int64_t rnd_below(int64_t n)
+{
+    return (int64_t)(rnd() % (uint64_t)n);
+}
+
+/* "{fs-store-itest-<pid>-...}:": a unique prefix, hash-tagged like a
+ * deployment on Redis Cluster would be. */
+static void make_prefix(char *buf, size_t size)
+{
+    char name[128];
+
+    ck_assert_int_eq(fs_test_unique_name(name, sizeof name, "fs-store-itest"), 0);
+    ck_assert_int_lt(snprintf(buf, size, "{%s}:", name), (int)size);
+}
+
+static fs_store_t *open_store_at(const char *address, const char *prefix, int64_t timeout_ms,
+                                 int64_t retention_ms)
+{
+    char addr_buf[256], prefix_buf[256], err[256] = "";
+    fs_config_t cfg;
+    fs_store_t *store;
+
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(addr_buf, sizeof addr_buf, "%s", address);
+    snprintf(prefix_buf, sizeof prefix_buf, "%s", prefix);
+    cfg.redis_address = addr_buf;
+    cfg.redis_prefix = prefix_buf;
+    cfg.redis_timeout_ms = timeout_ms;
+    cfg.redis_retention_ms = retention_ms;
+    store = fs_store_redis_open(&cfg, err, sizeof err);
+    ck_assert_msg(store != NULL, "fs_store_redis_open(%s): %s", address, err);
+    ck_assert_str_eq(store->ops->name, "redis");
+    return store;
+}
+
+static fs_store_t *open_store(const char *prefix)
+{
+    return open_store_at(redis_addr, prefix, TIMEOUT_MS, RETENTION_MS);
+}
+
+static void commit_ok(fs_store_t *store, const fs_batch_t *batch)
+{
+    char err[512] = "";
+    int rc = fs_store_commit(store, batch, err, sizeof err);
+
+    ck_assert_msg(rc == FS_STORE_OK, "commit: %d: %s", rc, err);
+}
+
+/* A raw hiredis connection to FORESHOCK_TEST_REDIS, to look behind the
+ * store's back. */
+static redisContext *raw_connect(const char *address)
+{
+    struct timeval tv = {5, 0};
+    const char *colon = strrchr(address, ':');
+    char host[256];
+    redisContext *c;
+
+    ck_assert_msg(colon != NULL && (size_t)(colon - address) < sizeof host, "address %s",
+                  address);
+    memcpy(host, address, (size_t)(colon - address));
+    host[colon - address] = '\0';
+    c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
+    ck_assert_msg(c != NULL && !c->err, "connect %s: %s", address, c ? c->errstr : "OOM");
+    ck_assert_int_eq(redisSetTimeout(c, tv), REDIS_OK);
+    return c;
+}
+
+static long long raw_integer(redisContext *c, const char *format, const char *key)
+{
+    redisReply *reply = redisCommand(c, format, key);
+    long long v;
+
+    ck_assert_msg(reply != NULL, "%s %s: %s", format, key, c->errstr);
+    ck_assert_msg(reply->type == REDIS_REPLY_INTEGER, "%s %s: reply type %d", format, key,
+                  reply->type);
+    v = reply->integer;
+    freeReplyObject(reply);
+    return v;
+}
+
+/* Deletes every key under prefix and checks none is left. */
+static void delete_keys(const char *address, const char *prefix)
+{
+    redisContext *c = raw_connect(address);
+    char cursor[32] = "0", pattern[300];
+    int left = 0;
+
+    snprintf(pattern, sizeof pattern, "%s*", prefix);
+    do {
+        redisReply *reply = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        redisReply *keys;
+        size_t i;
+
+        ck_assert_msg(reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2,
+                      "SCAN failed");
+        snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
+        keys = reply->element[1];
+        for (i = 0; i < keys->elements; i++) {
+            redisReply *del = redisCommand(c, "DEL %b", keys->element[i]->str,
+                                           (size_t)keys->element[i]->len);
+
+            ck_assert_ptr_nonnull(del);
+            freeReplyObject(del);
+        }
+        freeReplyObject(reply);
+    } while (strcmp(cursor, "0") != 0);
+    {
+        redisReply *reply = redisCommand(c, "SCAN 0 MATCH %s COUNT 100000", pattern);
+
+        ck_assert_ptr_nonnull(reply);
+        left = (int)reply->element[1]->elements;
+        freeReplyObject(reply);
+    }
+    ck_assert_int_eq(left, 0);
+    redisFree(c);
+}
+
+/* ---- counters: a grid of truth, and what the store reads back --------- */
+
+typedef struct grid {
+    size_t n_buckets, n_slices;
+    const char *const *slices;
+    int64_t *count;     /* [bucket][slice][3]: attempts, failures, errors */
+    int *seen;          /* [bucket][slice]: mentioned by a batch / reported */
+    int calls, unknown; /* callbacks, and callbacks naming no cell */
+    int stop_after;     /* the callback returns 1 after this many (0 = never) */
+} grid_t;
+
+static void grid_init(grid_t *g, size_t n_buckets, const char *const *slices, size_t n_slices)
+{
+    memset(g, 0, sizeof *g);
+    g->n_buckets = n_buckets;
+    g->n_slices = n_slices;
+    g->slices = slices;
+    g->count = calloc(n_buckets * n_slices * 3, sizeof *g->count);
+    g->seen = calloc(n_buckets * n_slices, sizeof *g->seen);
+    ck_assert(g->count != NULL && g->seen != NULL);
+}
+
+static void grid_free(grid_t *g)
+{
+    free(g->count);
+    free(g->seen);
+}
+
+static void grid_add(grid_t *g, size_t b, size_t s, int64_t a, int64_t f, int64_t e)
+{
+    int64_t *c = &g->count[(b * g->n_slices + s) * 3];
+
+    c[0] += a;
+    c[1] += f;
+    c[2] += e;
+    g->seen[b * g->n_slices + s]++;
+}
+
+static int grid_cb(void *opaque, const char *slice, int64_t bucket_ms, int64_t attempts,
+                   int64_t failures, int64_t errors)
+{
+    grid_t *g = opaque;
+    int64_t b = (bucket_ms - BASE_MS) / WIDTH_MS;
+    size_t s;
+
+    g->calls++;
+    if (bucket_ms < BASE_MS || (bucket_ms - BASE_MS) % WIDTH_MS != 0 ||
+        b >= (int64_t)g->n_buckets) {
+        g->unknown++;
+        return 0;
+    }
+    for (s = 0; s < g->n_slices; s++)
+        if (strcmp(g->slices[s], slice) == 0)
+            break;
+    if (s == g->n_slices) {
+        g->unknown++;
+        return 0;
+    }
+    grid_add(g, (size_t)b, s, attempts, failures, errors);
+    return g->stop_after > 0 && g->calls >= g->stop_after;
+}
+
+/* Reads [from, to) into a fresh grid shaped like truth. */
+static void read_grid(fs_store_t *store, grid_t *got, const grid_t *truth, int64_t from,
+                      int64_t to)
+{
+    char err[512] = "";
+    int rc;
+
+    grid_init(got, truth->n_buckets, truth->slices, truth->n_slices);
+    rc = fs_store_buckets(store, from, to, grid_cb, got, err, sizeof err);
+    ck_assert_msg(rc == FS_STORE_OK, "buckets: %d: %s", rc, err);
+    ck_assert_int_eq(got->unknown, 0);
+}
+
+/* Every cell of got equals truth in buckets [b_from, b_to) and is absent
+ * elsewhere; each mentioned cell is reported exactly once. */
+static void expect_grid(const grid_t *got, const grid_t *truth, size_t b_from, size_t b_to)
+{
+    size_t b, s, k;
+    int expected_calls = 0;
+
+    for (b = 0; b < truth->n_buckets; b++) {
+        for (s = 0; s < truth->n_slices; s++) {
+            size_t cell = b * truth->n_slices + s;
+            int in_range = b >= b_from && b < b_to;
+
+            if (!in_range || truth->seen[cell] == 0) {
+                ck_assert_msg(got->seen[cell] == 0, "bucket %zu slice \"%s\": reported", b,
+                              truth->slices[s]);
+                continue;
+            }
+            expected_calls++;
+            ck_assert_msg(got->seen[cell] == 1, "bucket %zu slice \"%s\": reported %d times", b,
+                          truth->slices[s], got->seen[cell]);
+            for (k = 0; k < 3; k++)
+                ck_assert_msg(got->count[cell * 3 + k] == truth->count[cell * 3 + k],
+                              "bucket %zu slice \"%s\" counter %zu: %lld, want %lld", b,
+                              truth->slices[s], k, (long long)got->count[cell * 3 + k],
+                              (long long)truth->count[cell * 3 + k]);
+        }
+    }
+    ck_assert_int_eq(got->calls, expected_calls);
+}
+
+/* Slice keys that would break a naive encoding. */
+static const char *const tricky_slices[] = {
+    "global",
+    "country=BR",
+    "platform=android",
+    "country=BR,platform=android",
+    "app_version=1:2:3",
+    "cdn=edge:443,pop=gru",
+    "country=\xc3\x9c\xc3\x9f,city=\xe5\x8c\x97\xe4\xba\xac", /* UTF-8 */
+    "a:b",
+    "f:",
+    "e:e:e",
+    "x\x1fy",
+    "with space = and , comma",
+    "",
+};
+#define N_TRICKY (sizeof tricky_slices / sizeof tricky_slices[0])
+
+/* ---- tests -------------------------------------------------------------- */
+
+/* Many random batches, summed here cell by cell, read back exactly; one
+ * round trip per commit, two per read. */
+START_TEST(test_commit_read_back)
+{
+    enum { N_BATCHES = 40, N_BUCKETS = 8, PER_BATCH = 300, N_EXTRA = 30 };
+    static char extra[N_EXTRA][32];
+    const char *slices[N_TRICKY + N_EXTRA];
+    fs_counter_delta_t deltas[PER_BATCH];
+    fs_offset_advance_t offs[2];
+    int64_t stored[2] = {-1, -1};
+    grid_t truth, got;
+    char prefix[200], err[256];
+    fs_store_t *store;
+    size_t i, n_slices = 0;
+    int batch;
+
+    make_prefix(prefix, sizeof prefix);
+    for (i = 0; i < N_TRICKY; i++)
+        slices[n_slices++] = tricky_slices[i];
+    for (i = 0; i < N_EXTRA; i++) {
+        snprintf(extra[i], sizeof extra[i], "country=C%zu,platform=p:%zu", i, i % 3);
+        slices[n_slices++] = extra[i];
+    }
+    grid_init(&truth, N_BUCKETS, slices, n_slices);
+    store = open_store(prefix);
+    ck_assert_uint_eq(fs_store_round_trips(store), 0);
+
+    for (batch = 0; batch < N_BATCHES; batch++) {
+        fs_batch_t b;
+        uint64_t trips = fs_store_round_trips(store);
+
+        memset(&b, 0, sizeof b);
+        for (i = 0; i < PER_BATCH; i++) {
+            size_t bucket = (size_t)rnd_below(N_BUCKETS), s = (size_t)rnd_below((int64_t)n_slices);
+            int64_t a = rnd_below(4) == 0 ? 0 : rnd_below(1000);
+            int64_t f = rnd_below(3) == 0 ? rnd_below(a + 1) : 0;
+            int64_t e = rnd_below(5) == 0 ? rnd_below(20) : 0;
+
+            /* Now and then a large value, and the same cell twice in a batch. */
+            if (rnd_below(50) == 0)
+                a += INT64_C(5000000000);
+            deltas[i].slice = slices[s];
+            deltas[i].bucket_ms = BASE_MS + (int64_t)bucket * WIDTH_MS;
+            deltas[i].attempts = a;
+            deltas[i].failures = f;
+            deltas[i].errors = e;
+            grid_add(&truth, bucket, s, a, f, e);
+        }
+        for (i = 0; i < 2; i++) {
+            offs[i].topic = TOPIC;
+            offs[i].partition = (int32_t)i;
+            offs[i].expected = stored[i];
+            offs[i].last = stored[i] + 1 + rnd_below(500);
+            stored[i] = offs[i].last;
+        }
+        b.counters = deltas;
+        b.n_counters = PER_BATCH;
+        b.offsets = offs;
+        b.n_offsets = 2;
+        commit_ok(store, &b);
+        ck_assert_uint_eq(fs_store_round_trips(store), trips + 1);
+    }
+
+    for (i = 0; i < 2; i++) {
+        int64_t off = -2;
+
+        ck_assert_int_eq(fs_store_offset(store, TOPIC, (int32_t)i, &off, err, sizeof err),
+                         FS_STORE_OK);
+        ck_assert_int_eq(off, stored[i]);
+    }
+
+    {
+        uint64_t trips = fs_store_round_trips(store);
+
+        read_grid(store, &got, &truth, BASE_MS, BASE_MS + N_BUCKETS * WIDTH_MS);
+        ck_assert_uint_eq(fs_store_round_trips(store), trips + 2);
+        expect_grid(&got, &truth, 0, N_BUCKETS);
+        grid_free(&got);
+    }
+
+    /* A sub-range, with bounds inside buckets: [from, to) on bucket starts. */
+    read_grid(store, &got, &truth, BASE_MS + 2 * WIDTH_MS - 1, BASE_MS + 5 * WIDTH_MS);
+    expect_grid(&got, &truth, 2, 5);
+    grid_free(&got);
+    read_grid(store, &got, &truth, BASE_MS + 2 * WIDTH_MS + 1, BASE_MS + 5 * WIDTH_MS + 1);
+    expect_grid(&got, &truth, 3, 6);
+    grid_free(&got);
+    read_grid(store, &got, &truth, BASE_MS - 60000, BASE_MS);
+    expect_grid(&got, &truth, 0, 0);
+    grid_free(&got);
+
+    /* The callback stops the walk. */
+    grid_init(&got, truth.n_buckets, truth.slices, truth.n_slices);
+    got.stop_after = 3;
+    ck_assert_int_eq(fs_store_buckets(store, BASE_MS, BASE_MS + N_BUCKETS * WIDTH_MS, grid_cb,
+                                      &got, err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(got.calls, 3);
+    grid_free(&got);
+
+    /* A second store (another instance, or this one restarted) sees the same. */
+    {
+        fs_store_t *other = open_store(prefix);
+
+        read_grid(other, &got, &truth, BASE_MS, BASE_MS + N_BUCKETS * WIDTH_MS);
+        expect_grid(&got, &truth, 0, N_BUCKETS);
+        grid_free(&got);
+        fs_store_free(other);
+    }
+
+    grid_free(&truth);
+    fs_store_free(store);
+    delete_keys(redis_addr, prefix);
+}
+END_TEST
+
+/* 50,000 deltas in one batch: still one atomic script call, one round trip. */
+START_TEST(test_large_batch)
+{
+    enum { N_BUCKETS = 50, N_SLICES = 1000, N = N_BUCKETS * N_SLICES };
+    static char names[N_SLICES][48];
+    static const char *slices[N_SLICES];
+    fs_counter_delta_t *deltas = calloc(N, sizeof *deltas);
+    fs_offset_advance_t off = {TOPIC, 7, -1, 123456};
+    grid_t truth, got;
+    char prefix[200];
+    fs_store_t *store;
+    fs_batch_t b;
+    uint64_t trips;
+    size_t i;
+
+    ck_assert_ptr_nonnull(deltas);
+    make_prefix(prefix, sizeof prefix);
+    for (i = 0; i < N_SLICES; i++) {
+        snprintf(names[i], sizeof names[i], "country=K%zu,app_version=%zu.%zu:x", i % 97,
+                 i / 97, i);
+        slices[i] = names[i];
+    }
+    grid_init(&truth, N_BUCKETS, slices, N_SLICES);
+    for (i = 0; i < N; i++) {
+        /* Interleave buckets so that the store has to group them. */
+        size_t bucket = i % N_BUCKETS, s = i / N_BUCKETS;
+
+        deltas[i].slice = slices[s];
+        deltas[i].bucket_ms = BASE_MS + (int64_t)bucket * WIDTH_MS;
+        deltas[i].attempts = 1 + rnd_below(10000);
+        deltas[i].failures = rnd_below(2) ? rnd_below(deltas[i].attempts) : 0;
+        deltas[i].errors = rnd_below(10) == 0 ? rnd_below(50) : 0;
+        grid_add(&truth, bucket, s, deltas[i].attempts, deltas[i].failures, deltas[i].errors);
+    }
+    memset(&b, 0, sizeof b);
+    b.counters = deltas;
+    b.n_counters = N;
+    b.offsets = &off;
+    b.n_offsets = 1;
+
+    store = open_store(prefix);
+    trips = fs_store_round_trips(store);
+    commit_ok(store, &b);
+    ck_assert_uint_eq(fs_store_round_trips(store), trips + 1);
+
+    read_grid(store, &got, &truth, BASE_MS, BASE_MS + N_BUCKETS * WIDTH_MS);
+    expect_grid(&got, &truth, 0, N_BUCKETS);
+    grid_free(&got);
+
+    grid_free(&truth);
+    free(deltas);
+    fs_store_free(store);
+    delete_keys(redis_addr, prefix);
+}
+END_TEST
+
+/* The counters of slice 0 in bucket 0, or -1 when absent. */
+static int64_t attempts_of(fs_store_t *store, const char *slice)
+{
+    const char *slices[1] = {slice};
+    grid_t got, shape;
+    int64_t v;
+
+    grid_init(&shape, 1, slices, 1);
+    read_grid(store, &got, &shape, BASE_MS, BASE_MS + WIDTH_MS);
+    v = got.seen[0] ? got.count[0] : -1;
+    grid_free(&got);
+    grid_free(&shape);
+    return v;
+}
+
+static int count_entries(void *opaque, const char *key, const char *value)
+{
+    (void)key;
+    (void)value;
+    ++*(int *)opaque;
+    return 0;
+}
+
+/* Offsets fence the batch: a wrong `expected` changes nothing at all. */
+START_TEST(test_fence)
+{
+    fs_counter_delta_t delta = {"global", BASE_MS, 10, 2, 1};
+    fs_user_add_t user = {"global", BASE_MS, "u-1", 3};
+    fs_alert_put_t alert = {"fp-1", "{\"state\":\"firing\"}", "id-1", "{\"alert\":1}"};
+    fs_offset_advance_t offs[2];
+    char prefix[200], err[512];
+    fs_store_t *store;
+    fs_batch_t b;
+    int64_t off, users;
+    int n_alerts, n_outbox;
+    uint64_t trips;
+
+    make_prefix(prefix, sizeof prefix);
+    store = open_store(prefix);
+    memset(&b, 0, sizeof b);
+    b.counters = &delta;
+    b.n_counters = 1;
+    b.offsets = offs;
+
+    /* Nothing stored: -1 applies. */
+    offs[0] = (fs_offset_advance_t){TOPIC, 0, -1, 10};
+    b.n_offsets = 1;
+    commit_ok(store, &b);
+    ck_assert_int_eq(attempts_of(store, "global"), 10);
+
+    /* A second -1 is fenced: an offset is stored now. */
+    b.users = &user;
+    b.n_users = 1;
+    b.alerts = &alert;
+    b.n_alerts = 1;
+    offs[0] = (fs_offset_advance_t){TOPIC, 0, -1, 20};
+    err[0] = '\0';
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EFENCE);
+    ck_assert_msg(strstr(err, TOPIC "/0") != NULL, "fence message: %s", err);
+
+    /* One good fence and one bad one: the whole batch is refused. */
+    offs[0] = (fs_offset_advance_t){TOPIC, 0, 10, 20};
+    offs[1] = (fs_offset_advance_t){TOPIC, 1, 5, 9}; /* partition 1 has nothing stored */
+    b.n_offsets = 2;
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EFENCE);
+    /* A stale batch from behind and one from beyond the stored offset. */
+    offs[1] = (fs_offset_advance_t){TOPIC, 1, -1, 9};
+    offs[0] = (fs_offset_advance_t){TOPIC, 0, 3, 20};
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EFENCE);
+    offs[0] = (fs_offset_advance_t){TOPIC, 0, 11, 20};
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EFENCE);
+
+    /* Nothing of the refused batches landed. */
+    ck_assert_int_eq(attempts_of(store, "global"), 10);
+    ck_assert_int_eq(fs_store_offset(store, TOPIC, 0, &off, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(off, 10);
+    ck_assert_int_eq(fs_store_offset(store, TOPIC, 1, &off, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(off, -1);
+    ck_assert_int_eq(fs_store_affected_users(store, "global", BASE_MS, BASE_MS + 60000, &users,
+                                             err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(users, 0);
+    n_alerts = n_outbox = 0;
+    ck_assert_int_eq(fs_store_alerts(store, count_entries, &n_alerts, err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(fs_store_outbox(store, count_entries, &n_outbox, err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(n_alerts, 0);
+    ck_assert_int_eq(n_outbox, 0);
+
+    /* The right fences apply everything. */
+    offs[0] = (fs_offset_advance_t){TOPIC, 0, 10, 20};
+    offs[1] = (fs_offset_advance_t){TOPIC, 1, -1, 9};
+    commit_ok(store, &b);
+    ck_assert_int_eq(attempts_of(store, "global"), 20);
+    ck_assert_int_eq(fs_store_offset(store, TOPIC, 0, &off, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(off, 20);
+    ck_assert_int_eq(fs_store_offset(store, TOPIC, 1, &off, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(off, 9);
+    ck_assert_int_eq(fs_store_offset(store, TOPIC, 2, &off, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(off, -1);
+    ck_assert_int_eq(fs_store_offset(store, "other-topic", 0, &off, err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(off, -1);
+    ck_assert_int_eq(fs_store_affected_users(store, "global", BASE_MS, BASE_MS + 60000, &users,
+                                             err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(users, 1);
+
+    /* The same batch replayed (Kafka redelivered it) is fenced. */
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EFENCE);
+    ck_assert_int_eq(attempts_of(store, "global"), 20);
+
+    /* Invalid batches never reach Redis. */
+    trips = fs_store_round_trips(store);
+    offs[0] = (fs_offset_advance_t){TOPIC, 0, 20, 19}; /* last before expected */
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EINVALID);
+    offs[0] = (fs_offset_advance_t){TOPIC, 1, 20, 30}; /* the same partition twice */
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EINVALID);
+    ck_assert_int_eq(fs_store_commit(store, NULL, err, sizeof err), FS_STORE_EINVALID);
+    ck_assert_uint_eq(fs_store_round_trips(store), trips);
+
+    fs_store_free(store);
+    delete_keys(redis_addr, prefix);
+}
+END_TEST
+
+/* Counters, HyperLogLogs and the bucket index expire; durable state does not. */
+START_TEST(test_ttl)
+{
+    fs_counter_delta_t deltas[2] = {{"country=BR", BASE_MS, 5, 1, 0},
+                                    {"country=BR", BASE_MS + 130000, 1, 0, 0}};
+    fs_user_add_t user = {"country=BR", BASE_MS + 5000, "u-7", 3};
+    fs_alert_put_t alert = {"fp", "{}", "id", "{}"};
+    fs_offset_advance_t off = {TOPIC, 0, -1, 1};
+    char prefix[200], key[300];
+    redisContext *c;
+    fs_store_t *store;
+    fs_batch_t b;
+    grid_t got, shape;
+    const char *slices[1] = {"country=BR"};
+    long long ttl;
+    size_t i;
+
+    make_prefix(prefix, sizeof prefix);
+    store = open_store(prefix);
+    memset(&b, 0, sizeof b);
+    b.counters = deltas;
+    b.n_counters = 1;
+    b.users = &user;
+    b.n_users = 1;
+    b.alerts = &alert;
+    b.n_alerts = 1;
+    b.offsets = &off;
+    b.n_offsets = 1;
+    commit_ok(store, &b);
+
+    c = raw_connect(redis_addr);
+    {
+        char keys[3][300];
+
+        snprintf(keys[0], sizeof keys[0], "%sb:%lld", prefix, (long long)BASE_MS);
+        snprintf(keys[1], sizeof keys[1], "%su:%lld:country=BR", prefix, (long long)BASE_MS);
+        snprintf(keys[2], sizeof keys[2], "%sbuckets", prefix);
+        for (i = 0; i < 3; i++) {
+            ttl = raw_integer(c, "PTTL %s", keys[i]);
+            ck_assert_msg(ttl > 0 && ttl <= RETENTION_MS, "PTTL %s: %lld", keys[i], ttl);
+        }
+        /* A commit that touches the bucket again renews its TTL. */
+        ck_assert_int_eq(raw_integer(c, "PEXPIRE %s 5000", keys[0]), 1);
+        off = (fs_offset_advance_t){TOPIC, 0, 1, 2};
+        b.n_users = 0;
+        b.n_alerts = 0;
+        commit_ok(store, &b);
+        ttl = raw_integer(c, "PTTL %s", keys[0]);
+        ck_assert_msg(ttl > 5000 && ttl <= RETENTION_MS, "PTTL after renewal: %lld", ttl);
+    }
+    {
+        static const char *const durable[] = {"offsets", "alerts", "outbox"};
+
+        for (i = 0; i < 3; i++) {
+            snprintf(key, sizeof key, "%s%s", prefix, durable[i]);
+            ck_assert_int_eq(raw_integer(c, "EXISTS %s", key), 1);
+            ck_assert_int_eq(raw_integer(c, "PTTL %s", key), -1);
+        }
+    }
+    fs_store_free(store);
+
+    /* With the minimum retention, a bucket older than (newest - retention)
+     * leaves the index, though its hash may outlive it for a while. */
+    store = open_store_at(redis_addr, prefix, TIMEOUT_MS, 60000);
+    off = (fs_offset_advance_t){TOPIC, 0, 2, 3};
+    b.counters = &deltas[1];
+    commit_ok(store, &b);
+    grid_init(&shape, 1, slices, 1);
+    read_grid(store, &got, &shape, BASE_MS, BASE_MS + WIDTH_MS);
+    ck_assert_int_eq(got.calls, 0);
+    grid_free(&got);
+    grid_free(&shape);
+    snprintf(key, sizeof key, "%sb:%lld", prefix, (long long)(BASE_MS + 130000));
+    ttl = raw_integer(c, "PTTL %s", key);
+    ck_assert_msg(ttl > 0 && ttl <= 60000, "PTTL %s: %lld", key, ttl);
+
+    redisFree(c);
+    fs_store_free(store);
+    delete_keys(redis_addr, prefix);
+}
+END_TEST
+
+/* Entries read back from alerts() or outbox(). */
+typedef struct entries {
+    char key[8][64];
+    char value[8][128];
+    int n;
+} entries_t;
+
+static int collect(void *opaque, const char *key, const char *value)
+{
+    entries_t *e = opaque;
+
+    ck_assert_int_lt(e->n, 8);
+    snprintf(e->key[e->n], sizeof e->key[e->n], "%s", key);
+    snprintf(e->value[e->n], sizeof e->value[e->n], "%s", value);
+    e->n++;
+    return 0;
+}
+
+static void expect_entries(fs_store_t *store, int outbox, int n, const char *const *kv)
+{
+    entries_t e;
+    char err[256];
+    int i, j;
+
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(outbox ? fs_store_outbox(store, collect, &e, err, sizeof err)
+                            : fs_store_alerts(store, collect, &e, err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(e.n, n);
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < e.n; j++)
+            if (strcmp(e.key[j], kv[2 * i]) == 0)
+                break;
+        ck_assert_msg(j < e.n, "%s: %s missing", outbox ? "outbox" : "alerts", kv[2 * i]);
+        ck_assert_str_eq(e.value[j], kv[2 * i + 1]);
+    }
+}
+
+/* Alert state and outbox: put, list, resolve, deliver. */
+START_TEST(test_alerts_outbox)
+{
+    static const char state1[] = "{\"slice\":\"country=BR\",\"state\":\"firing\"}";
+    static const char state2[] = "{\"slice\":\"cdn=\xc3\xa9\",\"state\":\"firing\"}";
+    static const char msg1[] = "{\"id\":\"a1\",\"status\":\"firing\"}";
+    static const char msg2[] = "{\"id\":\"a2\",\"status\":\"firing\"}";
+    static const char msg3[] = "{\"id\":\"a3\",\"status\":\"resolved\"}";
+    fs_alert_put_t puts[2] = {{"fp:1", state1, "a1", msg1}, {"fp:2", state2, "a2", msg2}};
+    const char *delivered[2] = {"a1", "a2"};
+    char prefix[200];
+    fs_store_t *store;
+    fs_batch_t b;
+
+    make_prefix(prefix, sizeof prefix);
+    store = open_store(prefix);
+    expect_entries(store, 0, 0, NULL);
+    expect_entries(store, 1, 0, NULL);
+
+    memset(&b, 0, sizeof b);
+    b.alerts = puts;
+    b.n_alerts = 2;
+    commit_ok(store, &b);
+    {
+        const char *const alerts[] = {"fp:1", state1, "fp:2", state2};
+        const char *const outbox[] = {"a1", msg1, "a2", msg2};
+
+        expect_entries(store, 0, 2, alerts);
+        expect_entries(store, 1, 2, outbox);
+    }
+
+    /* fp:1 resolves (its state goes, its message comes); a1 and a2 were
+     * delivered since. */
+    puts[0] = (fs_alert_put_t){"fp:1", NULL, "a3", msg3};
+    b.n_alerts = 1;
+    b.delivered = delivered;
+    b.n_delivered = 2;
+    commit_ok(store, &b);
+    {
+        const char *const alerts[] = {"fp:2", state2};
+        const char *const outbox[] = {"a3", msg3};
+
+        expect_entries(store, 0, 1, alerts);
+        expect_entries(store, 1, 1, outbox);
+    }
+
+    /* A state change without a message leaves the outbox alone. */
+    puts[0] = (fs_alert_put_t){"fp:2", state1, NULL, NULL};
+    b.n_delivered = 0;
+    commit_ok(store, &b);
+    {
+        const char *const alerts[] = {"fp:2", state1};
+        const char *const outbox[] = {"a3", msg3};
+
+        expect_entries(store, 0, 1, alerts);
+        expect_entries(store, 1, 1, outbox);
+    }
+
+    /* Delivering everything empties the outbox. */
+    delivered[0] = "a3";
+    b.n_alerts = 0;
+    b.n_delivered = 1;
+    commit_ok(store, &b);
+    expect_entries(store, 1, 0, NULL);
+
+    fs_store_free(store);
+    delete_keys(redis_addr, prefix);
+}
+END_TEST
+
+/* 10,000 distinct users, each added up to three times over three minutes:
+ * the HyperLogLog union is within 2% of the truth. */
+START_TEST(test_affected_users)
+{
+    enum { N_USERS = 10000, CHUNK = 2500 };
+    static const char slice[] = "country=BR:x,platform=\xe2\x9c\x93";
+    static char names[N_USERS][16];
+    fs_user_add_t *adds = calloc(3 * N_USERS, sizeof *adds);
+    int64_t count, minute0 = 0, all = 0;
+    char prefix[200], err[256];
+    fs_store_t *store;
+    size_t i, n = 0, done;
+
+    ck_assert_ptr_nonnull(adds);
+    make_prefix(prefix, sizeof prefix);
+    store = open_store(prefix);
+    for (i = 0; i < N_USERS; i++) {
+        int m = (int)(i % 3), in_m0 = m == 0;
+
+        snprintf(names[i], sizeof names[i], "user-%zu", i);
+        /* Twice in its own minute (two buckets), and every fifth user also
+         * in the next minute. */
+        adds[n++] = (fs_user_add_t){slice, BASE_MS + m * 60000 + 1000, names[i], strlen(names[i])};
+        adds[n++] = (fs_user_add_t){slice, BASE_MS + m * 60000 + 59000, names[i],
+                                    strlen(names[i])};
+        if (i % 5 == 0) {
+            int m2 = (m + 1) % 3;
+
+            adds[n++] = (fs_user_add_t){slice, BASE_MS + m2 * 60000, names[i], strlen(names[i])};
+            in_m0 |= m2 == 0;
+        }
+        minute0 += in_m0;
+        all++;
+    }
+    /* Spread over several batches, as flushes would be. */
+    for (done = 0; done < n; done += CHUNK) {
+        fs_batch_t b;
+
+        memset(&b, 0, sizeof b);
+        b.users = adds + done;
+        b.n_users = n - done < CHUNK ? n - done : CHUNK;
+        commit_ok(store, &b);
+    }
+    /* A user of another slice in the same minutes does not count. */
+    {
+        fs_user_add_t other = {"global", BASE_MS, "someone-else", 12};
+        fs_batch_t b;
+
+        memset(&b, 0, sizeof b);
+        b.users = &other;
+        b.n_users = 1;
+        commit_ok(store, &b);
+    }
+
+    ck_assert_int_eq(fs_store_affected_users(store, slice, BASE_MS, BASE_MS + 180000, &count,
+                                             err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_msg(llabs(count - all) < all / 50, "3 minutes: %lld users, want %lld +- 2%%",
+                  (long long)count, (long long)all);
+    /* The minute keys cover [from, to): a partial minute counts whole. */
+    ck_assert_int_eq(fs_store_affected_users(store, slice, BASE_MS + 30000, BASE_MS + 60000,
+                                             &count, err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_msg(llabs(count - minute0) < minute0 / 50, "minute 0: %lld users, want %lld +- 2%%",
+                  (long long)count, (long long)minute0);
+    ck_assert_int_eq(fs_store_affected_users(store, slice, BASE_MS + 180000, BASE_MS + 240000,
+                                             &count, err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(count, 0);
+    ck_assert_int_eq(fs_store_affected_users(store, "global", BASE_MS, BASE_MS + 180000, &count,
+                                             err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(count, 1);
+    ck_assert_int_eq(fs_store_affected_users(store, slice, BASE_MS, BASE_MS, &count, err,
+                                             sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(count, 0);
+
+    free(adds);
+    fs_store_free(store);
+    delete_keys(redis_addr, prefix);
+}
+END_TEST
+
+/* A loopback port nobody listens on. */
+static int closed_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    ck_assert_int_ge(fd, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* Every call of a store that cannot reach Redis: EUNAVAILABLE, within the
+ * timeout (plus slack for a loaded machine). */
+static void expect_unavailable(fs_store_t *store, int64_t timeout_ms)
+{
+    fs_counter_delta_t delta = {"global", BASE_MS, 1, 0, 0};
+    fs_offset_advance_t off = {TOPIC, 0, -1, 1};
+    fs_batch_t b;
+    char err[256];
+    int64_t v, start;
+    int call, rc = 0;
+
+    memset(&b, 0, sizeof b);
+    b.counters = &delta;
+    b.n_counters = 1;
+    b.offsets = &off;
+    b.n_offsets = 1;
+    for (call = 0; call < 7; call++) {
+        err[0] = '\0';
+        start = now_ms();
+        switch (call) {
+        case 0:
+            rc = fs_store_ping(store, err, sizeof err);
+            break;
+        case 1:
+            rc = fs_store_commit(store, &b, err, sizeof err);
+            break;
+        case 2:
+            rc = fs_store_offset(store, TOPIC, 0, &v, err, sizeof err);
+            break;
+        case 3:
+            rc = fs_store_buckets(store, BASE_MS, BASE_MS + 1000, grid_cb, NULL, err, sizeof err);
+            break;
+        case 4:
+            rc = fs_store_alerts(store, count_entries, NULL, err, sizeof err);
+            break;
+        case 5:
+            rc = fs_store_outbox(store, count_entries, NULL, err, sizeof err);
+            break;
+        case 6:
+            rc = fs_store_affected_users(store, "global", BASE_MS, BASE_MS + 1, &v, err,
+                                         sizeof err);
+            break;
+        }
+        ck_assert_msg(rc == FS_STORE_EUNAVAILABLE, "call %d: %d (%s), want EUNAVAILABLE", call,
+                      rc, err);
+        ck_assert_msg(err[0] != '\0', "call %d: no message", call);
+        ck_assert_msg(now_ms() - start < timeout_ms + 1500, "call %d took %lld ms", call,
+                      (long long)(now_ms() - start));
+    }
+}
+
+START_TEST(test_unreachable)
+{
+    char addr[64], err[256];
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    fs_store_t *store;
+    int64_t start;
+    int fd;
+
+    /* Connection refused. */
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", closed_port());
+    store = open_store_at(addr, "fs-unreachable:", 500, RETENTION_MS);
+    expect_unavailable(store, 500);
+    ck_assert_uint_eq(fs_store_round_trips(store), 0);
+    fs_store_free(store);
+
+    /* No such socket. */
+    store = open_store_at("/nonexistent/foreshock-redis.sock", "fs:", 500, RETENTION_MS);
+    expect_unavailable(store, 500);
+    fs_store_free(store);
+
+    /* A server that accepts (the kernel's backlog does) and never answers:
+     * every call ends at the timeout. */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(fd, 16), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sa.sin_port));
+    store = open_store_at(addr, "fs-silent:", 300, RETENTION_MS);
+    start = now_ms();
+    expect_unavailable(store, 300);
+    ck_assert_int_ge(now_ms() - start, 7 * 300 - 100);
+    fs_store_free(store);
+    close(fd);
+
+    /* Malformed addresses are refused at once. */
+    {
+        static const char *const bad[] = {"localhost", "host:", ":6379", "host:0", "host:70000",
+                                          "host:12ab"};
+        fs_config_t cfg;
+        char buf[64], prefix[] = "fs:";
+        size_t i;
+
+        for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            memset(&cfg, 0, sizeof cfg);
+            snprintf(buf, sizeof buf, "%s", bad[i]);
+            cfg.redis_address = buf;
+            cfg.redis_prefix = prefix;
+            cfg.redis_timeout_ms = 500;
+            cfg.redis_retention_ms = RETENTION_MS;
+            err[0] = '\0';
+            ck_assert_msg(fs_store_redis_open(&cfg, err, sizeof err) == NULL, "%s accepted",
+                          bad[i]);
+            ck_assert_msg(err[0] != '\0', "%s: no reason", bad[i]);
+        }
+    }
+}
+END_TEST
+
+/* ---- a private redis-server, killed and restarted --------------------- */
+
+static pid_t start_redis(int port)
+{
+    char port_s[16];
+    pid_t pid;
+
+    snprintf(port_s, sizeof port_s, "%d", port);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+
+#ifdef __linux__
+        /* If this test dies, so does its server. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+        if (devnull >= 0) {
+            dup2(devnull, STDIN_FILENO);
+            dup2(devnull, STDOUT_FILENO);
+            dup2(devnull, STDERR_FILENO);
+        }
+        execl(redis_server_bin, redis_server_bin, "--port", port_s, "--bind", "127.0.0.1",
+              "--save", "", "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop_redis(pid_t pid)
+{
+    int status;
+
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+}
+
+/* Pings through the store until Redis answers (it is starting). */
+static void wait_ready(fs_store_t *store)
+{
+    int64_t deadline = now_ms() + 15000;
+    char err[256] = "";
+
+    while (fs_store_ping(store, err, sizeof err) != FS_STORE_OK) {
+        ck_assert_msg(now_ms() < deadline, "private redis-server not ready: %s", err);
+        sleep_ms(50);
+    }
+}
+
+START_TEST(test_restart)
+{
+    enum { N = 18000 }; /* a multiple of the 60 buckets */
+    fs_counter_delta_t *deltas = calloc(N, sizeof *deltas);
+    fs_offset_advance_t off = {TOPIC, 0, -1, 100};
+    char addr[64], err[256];
+    fs_store_t *store;
+    fs_batch_t b;
+    int64_t v;
+    uint64_t trips;
+    pid_t pid;
+    int port;
+    size_t i;
+
+    if (redis_server_bin == NULL || redis_server_bin[0] == '\0') {
+        free(deltas);
+        return; /* main() said why */
+    }
+    ck_assert_ptr_nonnull(deltas);
+    for (i = 0; i < N; i++)
+        deltas[i] = (fs_counter_delta_t){"global", BASE_MS + (int64_t)(i % 60) * 1000, 1, 0, 0};
+    memset(&b, 0, sizeof b);
+    b.counters = deltas;
+    b.n_counters = 1;
+    b.offsets = &off;
+    b.n_offsets = 1;
+
+    port = closed_port();
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    pid = start_redis(port);
+    store = open_store_at(addr, "fs-restart:", 1000, RETENTION_MS);
+    wait_ready(store);
+    commit_ok(store, &b);
+
+    /* Killed under a live connection: the next commit (big enough to keep
+     * writing into the reset connection: no SIGPIPE may end us) fails
+     * retriably, and so does every call until it is back. */
+    stop_redis(pid);
+    b.n_counters = N;
+    off = (fs_offset_advance_t){TOPIC, 0, 100, 200};
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EUNAVAILABLE);
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EUNAVAILABLE);
+    ck_assert_int_eq(fs_store_ping(store, err, sizeof err), FS_STORE_EUNAVAILABLE);
+
+    /* Back, empty (no persistence): the store reconnects, loads its script
+     * again and commits. */
+    pid = start_redis(port);
+    wait_ready(store);
+    ck_assert_int_eq(fs_store_offset(store, TOPIC, 0, &v, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(v, -1);
+    off = (fs_offset_advance_t){TOPIC, 0, -1, 300};
+    trips = fs_store_round_trips(store);
+    commit_ok(store, &b);
+    ck_assert_uint_eq(fs_store_round_trips(store), trips + 1);
+    ck_assert_int_eq(fs_store_offset(store, TOPIC, 0, &v, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(v, 300);
+    {
+        const char *slices[1] = {"global"};
+        grid_t got, shape;
+
+        grid_init(&shape, 60, slices, 1);
+        read_grid(store, &got, &shape, BASE_MS, BASE_MS + 60000);
+        ck_assert_int_eq(got.calls, 60);
+        for (i = 0; i < 60; i++)
+            ck_assert_int_eq(got.count[i * 3], N / 60);
+        grid_free(&got);
+        grid_free(&shape);
+    }
+
+    /* The script cache flushed behind the store's back: NOSCRIPT, and the
+     * batch goes again with EVAL (a second round trip). */
+    {
+        redisContext *c = raw_connect(addr);
+        redisReply *reply = redisCommand(c, "SCRIPT FLUSH");
+
+        ck_assert_ptr_nonnull(reply);
+        freeReplyObject(reply);
+        redisFree(c);
+    }
+    off = (fs_offset_advance_t){TOPIC, 0, 300, 400};
+    b.n_counters = 1;
+    trips = fs_store_round_trips(store);
+    commit_ok(store, &b);
+    ck_assert_uint_eq(fs_store_round_trips(store), trips + 2);
+    ck_assert_int_eq(fs_store_offset(store, TOPIC, 0, &v, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(v, 400);
+    /* And the next one is back to one round trip. */
+    off = (fs_offset_advance_t){TOPIC, 0, 400, 500};
+    trips = fs_store_round_trips(store);
+    commit_ok(store, &b);
+    ck_assert_uint_eq(fs_store_round_trips(store), trips + 1);
+
+    fs_store_free(store);
+    stop_redis(pid);
+    free(deltas);
+}
+END_TEST
+
+static Suite *store_redis_suite(void)
+{
+    Suite *s = suite_create("store_redis");
+    TCase *tc = tcase_create("redis");
+
+    tcase_set_timeout(tc, CASE_TIMEOUT_S);
+    tcase_add_test(tc, test_commit_read_back);
+    tcase_add_test(tc, test_large_batch);
+    tcase_add_test(tc, test_fence);
+    tcase_add_test(tc, test_ttl);
+    tcase_add_test(tc, test_alerts_outbox);
+    tcase_add_test(tc, test_affected_users);
+    tcase_add_test(tc, test_unreachable);
+    tcase_add_test(tc, test_restart);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    /* Before any test forks, so that a skip or a CI failure is this
+     * program's exit code. */
+    redis_addr = fs_test_service("FORESHOCK_TEST_REDIS");
+    redis_server_bin = getenv("FORESHOCK_TEST_REDIS_SERVER");
+    if (redis_server_bin == NULL || redis_server_bin[0] == '\0')
+        printf("test_restart: FORESHOCK_TEST_REDIS_SERVER not set, restart not tested\n");
+    sr = srunner_create(store_redis_suite());
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -38,10 +38,10 @@ static uint32_t rnd(uint32_t n)
 
 static const char *const countries[] = {"US", "BR", "DE", "IN", "JP", "GB", "FR", "MX",
                                         "ES", "CA", "KR", "AU", "IT", "NL", "SE", "PL"};
-static const char *const platforms[] = {"android", "ios", "web", "tvos", "roku",
+static const char *const platforms[] = {"android",   "ios",   "web",   "tvos",  "roku",
                                         "androidtv", "tizen", "webos", "firetv"};
-static const char *const versions[] = {"7.4.1", "7.4.0", "7.3.9", "7.3.2", "8.0.0-beta.2",
-                                       "6.9.12", "7.4.1-hotfix"};
+static const char *const versions[] = {"7.4.1",        "7.4.0",  "7.3.9",       "7.3.2",
+                                       "8.0.0-beta.2", "6.9.12", "7.4.1-hotfix"};
 static const char *const cdns[] = {"edge-a", "edge-b", "akamai", "fastly", "cloudfront"};
 static const char *const codes[] = {"AUDIO_DECODE", "DRM_LICENSE", "MANIFEST_404",
                                     "NETWORK_TIMEOUT", "PLAYER_CRASH"};

@@ -35,6 +35,8 @@ typedef struct replay_sink {
 typedef struct input {
     const char *path;
     FILE *f;
+    char *held; /* a line the pipeline could not take yet */
+    size_t held_len;
     fs_event_kind_t kind;
     int handle;
     int64_t line;
@@ -121,8 +123,8 @@ int fs_bench_replay_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *alerts_path = NULL, *deadletter_path = NULL;
-    input_t inputs[2] = {{NULL, NULL, FS_EVENT_PLAYBACK, -1, 0, 0, 0},
-                         {NULL, NULL, FS_EVENT_ERROR, -1, 0, 0, 0}};
+    input_t inputs[2] = {{.kind = FS_EVENT_PLAYBACK, .handle = -1},
+                         {.kind = FS_EVENT_ERROR, .handle = -1}};
     const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     size_t n_overrides = 0;
     fs_config_t *cfg = NULL;
@@ -243,19 +245,45 @@ int fs_bench_replay_main(int argc, char **argv)
                          (double)ftell(inputs[1].f) / inputs[1].size
                      ? &inputs[0]
                      : &inputs[1];
-        ssize_t len = getline(&line, &line_cap, in->f);
-        if (len < 0) {
-            in->done = 1;
-            fs_pipeline_remove_partition(pipeline, in->handle);
+        if (in->held) {
+            /* The other file is behind in event time: read it first. */
+            input_t *other = in == &inputs[0] ? &inputs[1] : &inputs[0];
+            if (!other->done && !other->held)
+                in = other;
+        }
+        const char *text;
+        ssize_t len;
+        if (in->held) {
+            text = in->held;
+            len = (ssize_t)in->held_len;
+        } else {
+            len = getline(&line, &line_cap, in->f);
+            if (len < 0) {
+                in->done = 1;
+                fs_pipeline_remove_partition(pipeline, in->handle);
+                continue;
+            }
+            if (len > 0 && line[len - 1] == '\n')
+                len--;
+            if (len == 0) {
+                in->line++;
+                continue; /* blank lines are not messages */
+            }
+            text = line;
+        }
+        int taken = fs_pipeline_message(pipeline, in->handle, in->line, text, (size_t)len, now);
+        if (taken == FS_PIPELINE_AHEAD && !in->held) {
+            in->held = strndup(line, (size_t)len);
+            in->held_len = (size_t)len;
+            if (!in->held)
+                goto done;
             continue;
         }
-        if (len > 0 && line[len - 1] == '\n')
-            len--;
-        if (len == 0) {
-            in->line++;
-            continue; /* blank lines are not messages */
-        }
-        fs_pipeline_message(pipeline, in->handle, in->line++, line, (size_t)len, now);
+        if (taken == FS_PIPELINE_AHEAD)
+            continue;
+        free(in->held);
+        in->held = NULL;
+        in->line++;
         if ((++lines & 0xffff) == 0)
             now = wall_ms();
         fs_pipeline_stats_t stats;
@@ -286,9 +314,11 @@ int fs_bench_replay_main(int argc, char **argv)
             (unsigned long long)fs_store_round_trips(store));
     status = 0;
 done:
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         if (inputs[i].f)
             fclose(inputs[i].f);
+        free(inputs[i].held);
+    }
     if (sink.alerts && fclose(sink.alerts) != 0 && status == 0) {
         perror(alerts_path);
         status = 1;

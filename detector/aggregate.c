@@ -30,6 +30,8 @@ struct fs_aggregate {
     size_t oldest; /* index of the frame of open_from */
     int64_t open_from;
     int started;
+    int closed_any;
+    int64_t newest_ms; /* newest time counted, INT64_MIN before any */
 
     fs_delta_t *pending; /* unflushed counts of closed buckets */
     size_t n_pending, cap_pending;
@@ -90,6 +92,22 @@ void fs_aggregate_start(fs_aggregate_t *agg, int64_t first_bucket_ms)
 {
     agg->open_from = floor_bucket(first_bucket_ms, agg->bucket_ms);
     agg->started = 1;
+    agg->newest_ms = INT64_MIN;
+}
+
+int fs_aggregate_extend_back(fs_aggregate_t *agg, int64_t ts_ms)
+{
+    int64_t from = floor_bucket(ts_ms, agg->bucket_ms);
+    if (agg->closed_any || from >= agg->open_from)
+        return agg->closed_any ? -1 : 0;
+    int64_t span = (int64_t)agg->n_frames * agg->bucket_ms;
+    if (agg->newest_ms != INT64_MIN && agg->newest_ms >= from + span)
+        return -1;
+    /* The frames past the newest count are empty: they become the oldest. */
+    size_t k = (size_t)((agg->open_from - from) / agg->bucket_ms) % agg->n_frames;
+    agg->oldest = (agg->oldest + agg->n_frames - k) % agg->n_frames;
+    agg->open_from = from;
+    return 0;
 }
 
 int fs_aggregate_started(const fs_aggregate_t *agg)
@@ -117,6 +135,8 @@ void fs_aggregate_add(fs_aggregate_t *agg, int64_t ts_ms, const uint32_t *ids, s
 {
     size_t offset = (size_t)((ts_ms - agg->open_from) / agg->bucket_ms);
     frame_t *f = &agg->frames[(agg->oldest + offset) % agg->n_frames];
+    if (ts_ms > agg->newest_ms)
+        agg->newest_ms = ts_ms;
     for (size_t i = 0; i < n; i++) {
         uint32_t id = ids[i];
         if (id >= f->hi)
@@ -177,6 +197,7 @@ void fs_aggregate_close_oldest(fs_aggregate_t *agg)
     f->hi = 0;
     agg->oldest = (agg->oldest + 1) % agg->n_frames;
     agg->open_from += agg->bucket_ms;
+    agg->closed_any = 1;
 }
 
 void fs_aggregate_deltas(const fs_aggregate_t *agg, void (*cb)(void *opaque, const fs_delta_t *d),

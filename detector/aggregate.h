@@ -31,6 +31,13 @@ void fs_aggregate_free(fs_aggregate_t *agg);
 /* Sets the first open bucket (aligned down to the bucket width). Only while empty. */
 void fs_aggregate_start(fs_aggregate_t *agg, int64_t first_bucket_ms);
 
+/*
+ * Moves the start back so that ts_ms is in the oldest open bucket, if no
+ * bucket was closed yet and the counted buckets still fit. Returns 0 if ts_ms
+ * is now open, -1 if not.
+ */
+int fs_aggregate_extend_back(fs_aggregate_t *agg, int64_t ts_ms);
+
 /* Whether fs_aggregate_start was called. */
 int fs_aggregate_started(const fs_aggregate_t *agg);
 

@@ -26,6 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) && !defined(FS_DECODE_PORTABLE)
+#define USE_SSE2 1
+#include <emmintrin.h>
+#endif
 
 #include "detector/timestamp.h"
 
@@ -54,19 +58,24 @@ enum { F_TS, F_OUTCOME, F_CODE, F_USER, F_BUILTIN };
 #define MAX_FIELDS (F_BUILTIN + FS_MAX_DIMS)
 
 struct field {
-    char *name;        /* owned, NUL-terminated */
+    char *name; /* owned, NUL-terminated */
     size_t len;
-    unsigned roles;    /* ROLE_* */
-    char *wrong_type;  /* owned "<name> has the wrong type" when ROLE_DIM */
+    unsigned roles;   /* ROLE_* */
+    char *wrong_type; /* owned "<name> has the wrong type" when ROLE_DIM */
 };
+
+/* Key lengths indexed directly; longer keys share the last slot. */
+#define LEN_SLOTS 32
 
 struct fs_decoder {
     size_t n_fields;
     struct field fields[MAX_FIELDS];
     size_t n_dims;
-    size_t dim_field[FS_MAX_DIMS]; /* index into fields of each dimension */
-    jsmntok_t *toks;               /* FS_DECODE_MAX_BYTES tokens: one per byte at most */
-    char *scratch;                 /* FS_DECODE_MAX_BYTES: unescaped strings */
+    size_t dim_field[FS_MAX_DIMS];  /* index into fields of each dimension */
+    uint32_t by_len[LEN_SLOTS + 1]; /* bit i: fields[i].len is the index (or > LEN_SLOTS) */
+    uint32_t active[2];             /* by fs_event_kind_t: bit i: fields[i] matters */
+    jsmntok_t *toks;                /* FS_DECODE_MAX_BYTES tokens: one per byte at most */
+    char *scratch;                  /* FS_DECODE_MAX_BYTES: unescaped strings */
 
     /* Per-decode state, reset by fs_decoder_decode. */
     size_t scratch_used;
@@ -146,6 +155,15 @@ fs_decoder_t *fs_decoder_new(const char *const *dims, size_t n_dims, char *err, 
         d->dim_field[i] = fi;
     }
     d->n_dims = n_dims;
+
+    for (size_t i = 0; i < d->n_fields; i++) {
+        const struct field *f = &d->fields[i];
+        d->by_len[f->len < LEN_SLOTS ? f->len : LEN_SLOTS] |= 1u << i;
+        if (f->roles & (ROLE_TS | ROLE_USER | ROLE_DIM | ROLE_OUTCOME))
+            d->active[FS_EVENT_PLAYBACK] |= 1u << i;
+        if (f->roles & (ROLE_TS | ROLE_USER | ROLE_DIM | ROLE_CODE))
+            d->active[FS_EVENT_ERROR] |= 1u << i;
+    }
 
     d->toks = calloc(FS_DECODE_MAX_BYTES, sizeof *d->toks);
     d->scratch = malloc(FS_DECODE_MAX_BYTES);
@@ -230,41 +248,64 @@ static size_t utf8_seq(const unsigned char *s, size_t avail)
 }
 
 /*
- * Looks at the character at s[*i], advances *i past it and updates sc.
- * Returns NULL or the reason the message is invalid.
+ * Looks at the character at s[i] and updates sc. Returns the index just past
+ * it, or 0 with *reason set if the message is invalid there.
  */
-static const char *scan_char(const unsigned char *s, size_t len, size_t *i, struct scan *sc)
+static size_t scan_char(const unsigned char *s, size_t len, size_t i, struct scan *sc,
+                        const char **reason)
 {
-    unsigned char c = s[*i];
+    unsigned char c = s[i];
     if (c >= 0x80) {
-        size_t n = utf8_seq(s + *i, len - *i);
+        size_t n = utf8_seq(s + i, len - i);
         if (n == 0)
-            return R_UTF8;
-        *i += n;
-        return NULL;
+            *reason = R_UTF8;
+        return n ? i + n : 0;
     }
     if (c < 0x20) {
         /* JSON allows only these, and only between tokens. */
-        if (c != '\t' && c != '\n' && c != '\r')
-            return R_JSON;
+        if (c != '\t' && c != '\n' && c != '\r') {
+            *reason = R_JSON;
+            return 0;
+        }
         sc->ctrl = 1;
     } else if (c == '\\') {
         sc->backslash = 1;
     } else if (c == '{' || c == '[') {
         sc->brackets++;
     }
-    (*i)++;
-    return NULL;
+    return i + 1;
 }
 
 static const char *scan_bytes(const char *buf, size_t len, struct scan *sc)
 {
     const unsigned char *s = (const unsigned char *)buf;
-    const char *r;
+    const char *reason = NULL;
     uint64_t backslash = 0;
     size_t i = 0;
 
     memset(sc, 0, sizeof *sc);
+#ifdef USE_SSE2
+    /* Sixteen bytes at a time; the signed compare flags bytes >= 0x80 as well as controls. */
+    const __m128i space = _mm_set1_epi8(0x20), bs = _mm_set1_epi8('\\'), brace = _mm_set1_epi8('{');
+    __m128i backslashes = _mm_setzero_si128();
+    while (i + 16 <= len) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        if (_mm_movemask_epi8(_mm_cmplt_epi8(v, space))) {
+            size_t end = i + 16;
+            while (i < end)
+                if ((i = scan_char(s, len, i, sc, &reason)) == 0)
+                    return reason;
+            continue;
+        }
+        backslashes = _mm_or_si128(backslashes, _mm_cmpeq_epi8(v, bs));
+        unsigned brackets =
+            (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v, space), brace));
+        if (brackets)
+            sc->brackets += (size_t)__builtin_popcount(brackets);
+        i += 16;
+    }
+    sc->backslash |= _mm_movemask_epi8(backslashes) != 0;
+#endif
     while (i + 8 <= len) {
         uint64_t w;
         memcpy(&w, s + i, sizeof w);
@@ -272,8 +313,8 @@ static const char *scan_bytes(const char *buf, size_t len, struct scan *sc)
             /* A multi-byte character may run past the word; the next word starts after it. */
             size_t end = i + 8;
             while (i < end)
-                if ((r = scan_char(s, len, &i, sc)))
-                    return r;
+                if ((i = scan_char(s, len, i, sc, &reason)) == 0)
+                    return reason;
             continue;
         }
         backslash |= zero_bytes(w ^ (ONES * '\\'));
@@ -284,8 +325,8 @@ static const char *scan_bytes(const char *buf, size_t len, struct scan *sc)
         i += 8;
     }
     while (i < len)
-        if ((r = scan_char(s, len, &i, sc)))
-            return r;
+        if ((i = scan_char(s, len, i, sc, &reason)) == 0)
+            return reason;
     sc->backslash |= backslash != 0;
     return NULL;
 }
@@ -506,23 +547,35 @@ bad_utf8:
     return -1;
 }
 
-/* Index of the field named s[0..n) with a role in roles, or -1. */
-static int match_key(const fs_decoder_t *d, const char *s, size_t n, unsigned roles)
+/* memcmp(a, b, n) == 0 without a call: keys are short. */
+static inline int same_bytes(const char *a, const char *b, size_t n)
 {
-    for (size_t i = 0; i < d->n_fields; i++) {
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* Index of the field named s[0..n) among the fields in mask, or -1. */
+static int match_key(const fs_decoder_t *d, const char *s, size_t n, uint32_t mask)
+{
+    uint32_t m = d->by_len[n < LEN_SLOTS ? n : LEN_SLOTS] & mask;
+    while (m) {
+        int i = __builtin_ctz(m);
         const struct field *f = &d->fields[i];
-        if (f->len == n && f->name[0] == s[0] && memcmp(f->name, s, n) == 0)
-            return (f->roles & roles) ? (int)i : -1;
+        if (f->len == n && same_bytes(f->name, s, n))
+            return i;
+        m &= m - 1;
     }
     return -1;
 }
 
-/* Records that the top-level key token at index k names a field. */
-static void note_key(fs_decoder_t *d, const char *buf, const struct scan *sc, const jsmntok_t *k,
-                     int index, unsigned roles)
+/* Records that the top-level key token at index k names a field in mask. */
+static void note_key(fs_decoder_t *d, const char *buf, const struct scan *sc, int k, uint32_t mask)
 {
-    const char *s = buf + k->start;
-    size_t n = (size_t)(k->end - k->start);
+    const jsmntok_t *t = &d->toks[k];
+    const char *s = buf + t->start;
+    size_t n = (size_t)(t->end - t->start);
     int fi;
 
     if (n == 0)
@@ -536,86 +589,86 @@ static void note_key(fs_decoder_t *d, const char *buf, const struct scan *sc, co
         long m = unescape(s, n, d->scratch, &ignored);
         if (m <= 0)
             return;
-        fi = match_key(d, d->scratch, (size_t)m, roles);
+        fi = match_key(d, d->scratch, (size_t)m, mask);
     } else {
-        fi = match_key(d, s, n, roles);
+        fi = match_key(d, s, n, mask);
     }
     if (fi < 0)
         return;
     if (d->value_tok[fi])
         d->duplicate = 1;
     else
-        d->value_tok[fi] = index + 1;
+        d->value_tok[fi] = k + 1;
 }
 
-enum { S_OBJECT_START, S_OBJECT_KEY, S_OBJECT_VALUE, S_ARRAY_START, S_ARRAY_VALUE };
-
-struct frame {
-    size_t end; /* just past the closing bracket */
-    int state;
+/*
+ * Where the grammar walk is inside one object or array, or at the top level
+ * (the ROOT states, in a pseudo-container that never closes).
+ */
+enum {
+    S_OBJECT_START, /* after '{' */
+    S_OBJECT_KEY,   /* after a key: ':' and a value come next */
+    S_OBJECT_VALUE, /* after a value: ',' and a key, or '}' */
+    S_ARRAY_START,  /* after '[' */
+    S_ARRAY_VALUE,  /* after a value: ',' and a value, or ']' */
+    S_ROOT_START,   /* nothing yet */
+    S_ROOT_DONE,    /* after the one top-level value: nothing more may come */
 };
 
-/* Checks the text before a container's closing bracket and moves *cur past it. */
-static int close_frame(const char *buf, size_t *cur, const struct frame *f)
+/* For each state: the separator before the next token (0: none, 1: no token allowed). */
+static const char state_sep[] = {0, ':', ',', 0, ',', 0, 1};
+/* For each state: the state after the next token. */
+static const unsigned char state_next[] = {S_OBJECT_KEY,  S_OBJECT_VALUE, S_OBJECT_KEY,
+                                           S_ARRAY_VALUE, S_ARRAY_VALUE,  S_ROOT_DONE,
+                                           S_ROOT_DONE};
+/* For each state: whether the next token is an object key. */
+static const unsigned char state_key[] = {1, 0, 1, 0, 0, 0, 0};
+/* For each state: whether a closing bracket may come now. */
+static const unsigned char state_closes[] = {1, 0, 1, 1, 1, 0, 0};
+
+/* Whether buf[from..to) holds what JSON allows between two tokens, with sep in it. */
+static inline int gap_ok(const char *buf, size_t from, size_t to, char sep)
 {
-    if (f->state == S_OBJECT_KEY || !valid_gap(buf, *cur, f->end - 1, 0))
-        return -1;
-    *cur = f->end;
-    return 0;
+    /* The usual case: no whitespace at all. */
+    if (to - from == (sep != 0) && (sep == 0 || buf[from] == sep))
+        return 1;
+    return valid_gap(buf, from, to, sep);
 }
 
 /*
  * Checks that the n tokens jsmn made of buf are one RFC 8259 JSON value with
  * nothing but whitespace around it, and, if collect is set (the value is an
- * object), notes which top-level keys name fields with a role in roles.
+ * object), notes which top-level keys name fields in mask.
  */
 static const char *check_grammar(fs_decoder_t *d, const char *buf, size_t len, int n,
-                                 const struct scan *sc, int collect, unsigned roles)
+                                 const struct scan *sc, int collect, uint32_t mask)
 {
-    struct frame stack[FS_DECODE_MAX_DEPTH];
-    int depth = 0, have_root = 0;
+    /* Frame 0 is the top level; frame 1 the top-level object or array. */
+    size_t ends[FS_DECODE_MAX_DEPTH + 1];
+    unsigned char states[FS_DECODE_MAX_DEPTH + 1];
+    const jsmntok_t *toks = d->toks;
+    int top = 0;
     size_t cur = 0;
 
+    ends[0] = SIZE_MAX;
+    states[0] = S_ROOT_START;
     for (int i = 0; i < n; i++) {
-        const jsmntok_t *t = &d->toks[i];
+        const jsmntok_t *t = &toks[i];
         size_t start = (size_t)t->start - (t->type == JSMN_STRING);
 
-        while (depth > 0 && stack[depth - 1].end <= start) {
-            if (close_frame(buf, &cur, &stack[depth - 1]))
+        /* Containers that end before this token are closed first. */
+        while (ends[top] <= start) {
+            if (!state_closes[states[top]] || !gap_ok(buf, cur, ends[top] - 1, 0))
                 return R_JSON;
-            depth--;
+            cur = ends[top];
+            top--;
         }
 
-        struct frame *f = depth > 0 ? &stack[depth - 1] : NULL;
-        char sep = 0;
-        int is_key = 0;
-        if (!f) {
-            if (have_root)
-                return R_JSON;
-            have_root = 1;
-        } else {
-            switch (f->state) {
-            case S_OBJECT_VALUE:
-                sep = ',';
-                /* fall through */
-            case S_OBJECT_START:
-                is_key = 1;
-                f->state = S_OBJECT_KEY;
-                break;
-            case S_OBJECT_KEY:
-                sep = ':';
-                f->state = S_OBJECT_VALUE;
-                break;
-            case S_ARRAY_VALUE:
-                sep = ',';
-                /* fall through */
-            default:
-                f->state = S_ARRAY_VALUE;
-                break;
-            }
-        }
-        if (!valid_gap(buf, cur, start, sep))
+        int state = states[top];
+        char sep = state_sep[state];
+        if (sep == 1 || start < cur || !gap_ok(buf, cur, start, sep))
             return R_JSON;
+        states[top] = state_next[state];
 
         switch (t->type) {
         case JSMN_STRING:
@@ -624,36 +677,37 @@ static const char *check_grammar(fs_decoder_t *d, const char *buf, size_t len, i
                     if ((unsigned char)buf[j] < 0x20)
                         return R_JSON;
             }
-            if (is_key && collect && depth == 1)
-                note_key(d, buf, sc, t, i, roles);
+            if (state_key[state] && top == 1 && collect)
+                note_key(d, buf, sc, i, mask);
             cur = (size_t)t->end + 1;
             break;
         case JSMN_PRIMITIVE:
-            if (is_key || !valid_primitive(buf + t->start, (size_t)(t->end - t->start)))
+            if (state_key[state] || !valid_primitive(buf + t->start, (size_t)(t->end - t->start)))
                 return R_JSON;
             cur = (size_t)t->end;
             break;
         case JSMN_OBJECT:
         case JSMN_ARRAY:
-            if (is_key)
+            if (state_key[state])
                 return R_JSON;
-            if (depth == FS_DECODE_MAX_DEPTH)
+            if (top == FS_DECODE_MAX_DEPTH)
                 return R_DEEP;
-            stack[depth].end = (size_t)t->end;
-            stack[depth].state = t->type == JSMN_OBJECT ? S_OBJECT_START : S_ARRAY_START;
-            depth++;
+            top++;
+            ends[top] = (size_t)t->end;
+            states[top] = t->type == JSMN_OBJECT ? S_OBJECT_START : S_ARRAY_START;
             cur = (size_t)t->start + 1;
             break;
         default:
             return R_JSON;
         }
     }
-    while (depth > 0) {
-        if (close_frame(buf, &cur, &stack[depth - 1]))
+    while (top > 0) {
+        if (!state_closes[states[top]] || !gap_ok(buf, cur, ends[top] - 1, 0))
             return R_JSON;
-        depth--;
+        cur = ends[top];
+        top--;
     }
-    if (!have_root || !valid_gap(buf, cur, len, 0))
+    if (states[0] != S_ROOT_DONE || !valid_gap(buf, cur, len, 0))
         return R_JSON;
     return NULL;
 }
@@ -817,21 +871,10 @@ static const char *decode_dims(fs_decoder_t *d, const char *buf, const struct sc
 
 /* ---- entry point ------------------------------------------------------- */
 
-/* The reason a message whose first token is not '{' is invalid. */
-static const char *not_object(fs_decoder_t *d, const char *buf, size_t len, size_t p,
-                              const struct scan *sc)
+/* A bare primitive is valid JSON, but jsmn cannot parse one that ends the input. */
+static const char *check_bare_primitive(const char *buf, size_t len, size_t p)
 {
     char c = buf[p];
-    if (c == '[' || c == '"') {
-        jsmn_parser parser;
-        jsmn_init(&parser);
-        int n = jsmn_parse(&parser, buf, len, d->toks, FS_DECODE_MAX_BYTES);
-        if (n <= 0)
-            return R_JSON;
-        const char *r = check_grammar(d, buf, len, n, sc, 0, 0);
-        return r ? r : R_NOT_OBJECT;
-    }
-    /* jsmn cannot parse a primitive that ends the input, so check it here. */
     size_t end = len;
     while (end > p && is_ws(buf[end - 1]))
         end--;
@@ -864,16 +907,19 @@ int fs_decoder_decode(fs_decoder_t *d, fs_event_kind_t kind, const char *buf, si
         r = R_DEEP;
         goto invalid;
     }
-    if (buf[p] != '{') {
-        r = not_object(d, buf, len, p, &sc);
+    if (buf[p] != '{' && buf[p] != '[' && buf[p] != '"') {
+        r = check_bare_primitive(buf, len, p);
         goto invalid;
     }
+    int collect = buf[p] == '{';
 
     memset(d->value_tok, 0, sizeof d->value_tok);
     d->duplicate = 0;
     d->have_str = 0;
     d->scratch_used = 0;
 
+    /* The only call of jsmn_parse, so the compiler can inline it and keep its state in registers.
+     */
     jsmn_parser parser;
     jsmn_init(&parser);
     int n = jsmn_parse(&parser, buf, len, d->toks, FS_DECODE_MAX_BYTES);
@@ -881,10 +927,13 @@ int fs_decoder_decode(fs_decoder_t *d, fs_event_kind_t kind, const char *buf, si
         r = R_JSON;
         goto invalid;
     }
-    unsigned roles = ROLE_TS | ROLE_USER | ROLE_DIM;
-    roles |= kind == FS_EVENT_ERROR ? ROLE_CODE : ROLE_OUTCOME;
-    if ((r = check_grammar(d, buf, len, n, &sc, 1, roles)))
+    uint32_t mask = d->active[kind == FS_EVENT_ERROR];
+    if ((r = check_grammar(d, buf, len, n, &sc, collect, mask)))
         goto invalid;
+    if (!collect) {
+        r = R_NOT_OBJECT;
+        goto invalid;
+    }
     if (d->duplicate) {
         r = R_DUPLICATE;
         goto invalid;

@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "config/config.h"
+#include "detector/daemon.h"
 #include "detector/kafka_conf.h"
 
 #ifndef FS_VERSION
@@ -122,8 +123,9 @@ int main(int argc, char **argv)
         status = 0;
         goto done;
     }
-    fputs("foreshock: the detector pipeline is not built yet; use --check-config\n", stderr);
-    status = 2;
+    rd_kafka_conf_destroy(kafka_conf);
+    kafka_conf = NULL;
+    status = fs_daemon_run(cfg);
 
 done:
     if (kafka_conf)

@@ -39,8 +39,10 @@ typedef struct partition {
     int64_t stored;  /* offset the store holds (the fence) */
     int64_t applied; /* last offset processed */
     int64_t max_ts;  /* newest event time seen, INT64_MIN before any */
+    int64_t next_ts; /* time of an event the caller holds back, INT64_MIN if none */
     int64_t last_wall_ms;
     int active;
+    int at_end; /* the consumer reached the end of the partition */
 } partition_t;
 
 /* An alert of one slice and signal that is open (firing). */
@@ -263,8 +265,16 @@ int fs_pipeline_add_partition(fs_pipeline_t *p, const char *topic, int32_t parti
     part->stored = stored;
     part->applied = stored;
     part->active = 1;
+    part->at_end = 0;
+    part->next_ts = INT64_MIN;
     part->last_wall_ms = INT64_MIN;
     return handle;
+}
+
+void fs_pipeline_partition_at_end(fs_pipeline_t *p, int handle)
+{
+    if (handle >= 0 && handle < p->n_parts)
+        p->parts[handle].at_end = 1;
 }
 
 void fs_pipeline_remove_partition(fs_pipeline_t *p, int handle)
@@ -436,19 +446,39 @@ static void close_bucket(fs_pipeline_t *p)
     p->stats.watermark_ms = end;
 }
 
+/* Whether a partition has been silent for the idle timeout. A partition
+ * that never delivered counts from the first tick after its assignment. */
+static int is_idle(const fs_pipeline_t *p, const partition_t *part, int64_t now_ms)
+{
+    return part->at_end ||
+           (part->last_wall_ms != INT64_MIN && now_ms - part->last_wall_ms > p->cfg->window_idle_ms);
+}
+
+/* How far a partition has got: its newest event, or the one it holds back
+ * (partitions are read in order, so nothing older is expected from it). */
+static int64_t position(const partition_t *part)
+{
+    return part->next_ts > part->max_ts ? part->next_ts : part->max_ts;
+}
+
 /* The event time up to which buckets may close, or INT64_MIN. */
 static int64_t watermark(const fs_pipeline_t *p, int64_t now_ms, int use_idle)
 {
     int64_t low = INT64_MAX, high = INT64_MIN;
     for (int i = 0; i < p->n_parts; i++) {
         const partition_t *part = &p->parts[i];
-        if (!part->active || part->max_ts == INT64_MIN)
+        if (!part->active)
             continue;
-        int64_t wm = part->max_ts - p->cfg->window_lateness_ms;
+        int idle = use_idle && is_idle(p, part, now_ms);
+        if (position(part) == INT64_MIN) {
+            /* A partition that has not spoken yet may still bring old events. */
+            if (use_idle && !idle)
+                return INT64_MIN;
+            continue;
+        }
+        int64_t wm = position(part) - p->cfg->window_lateness_ms;
         if (wm > high)
             high = wm;
-        int idle = use_idle && part->last_wall_ms != INT64_MIN &&
-                   now_ms - part->last_wall_ms > p->cfg->window_idle_ms;
         if (!idle && wm < low)
             low = wm;
     }
@@ -466,6 +496,9 @@ static void close_until(fs_pipeline_t *p, int64_t wm)
 
 void fs_pipeline_tick(fs_pipeline_t *p, int64_t now_ms)
 {
+    for (int i = 0; i < p->n_parts; i++)
+        if (p->parts[i].active && p->parts[i].last_wall_ms == INT64_MIN)
+            p->parts[i].last_wall_ms = now_ms;
     close_until(p, watermark(p, now_ms, 1));
 }
 
@@ -498,36 +531,68 @@ static void add_users(fs_pipeline_t *p, const fs_event_t *ev, const fs_slice_set
     }
 }
 
-void fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const char *buf,
-                         size_t len, int64_t now_ms)
+/*
+ * Whether another partition that is not idle is behind event time ts, so an
+ * event at ts that does not fit the open buckets should wait. A partition
+ * that waits counts as being at the time of its waiting event, so the one
+ * furthest behind never waits and the watermark always moves.
+ */
+static int others_behind(const fs_pipeline_t *p, int handle, int64_t ts, int64_t now_ms)
+{
+    for (int i = 0; i < p->n_parts; i++) {
+        const partition_t *o = &p->parts[i];
+        if (i == handle || !o->active || is_idle(p, o, now_ms))
+            continue;
+        if (position(o) < ts)
+            return 1;
+    }
+    return 0;
+}
+
+int fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const char *buf,
+                        size_t len, int64_t now_ms)
 {
     partition_t *part = &p->parts[handle];
+    part->at_end = 0;
     if (offset <= part->applied)
-        return;
-    part->applied = offset;
-    part->last_wall_ms = now_ms;
+        return FS_PIPELINE_TAKEN;
 
     fs_event_t ev;
     const char *reason;
     if (fs_decoder_decode(p->decoder, part->kind, buf, len, &ev, &reason) != 0) {
+        part->applied = offset;
+        part->last_wall_ms = now_ms;
         p->stats.invalid++;
         p->sink.dead_letter(p->sink.opaque, part->topic, part->partition, offset, buf, len,
                             reason);
-        return;
+        return FS_PIPELINE_TAKEN;
     }
+    if (fs_aggregate_started(p->agg) && ev.ts_ms >= fs_aggregate_open_until(p->agg) &&
+        ev.ts_ms <= now_ms + p->cfg->window_future_skew_ms &&
+        others_behind(p, handle, ev.ts_ms, now_ms)) {
+        if (part->next_ts != ev.ts_ms) {
+            part->next_ts = ev.ts_ms;
+            close_until(p, watermark(p, now_ms, 1));
+        }
+        return FS_PIPELINE_AHEAD;
+    }
+    part->next_ts = INT64_MIN;
+    part->applied = offset;
+    part->last_wall_ms = now_ms;
     if (ev.ts_ms > now_ms + p->cfg->window_future_skew_ms) {
         p->stats.future++;
-        return;
+        return FS_PIPELINE_TAKEN;
     }
     if (!fs_aggregate_started(p->agg))
         fs_aggregate_start(p->agg, ev.ts_ms - p->cfg->window_lateness_ms);
-    if (ev.ts_ms < fs_aggregate_open_from(p->agg)) {
+    if (ev.ts_ms < fs_aggregate_open_from(p->agg) &&
+        fs_aggregate_extend_back(p->agg, ev.ts_ms) != 0) {
         p->stats.late++;
-        return;
+        return FS_PIPELINE_TAKEN;
     }
-    /* Too far ahead of the slowest partition: close the oldest buckets. */
-    int64_t horizon_from = ev.ts_ms - (fs_aggregate_open_until(p->agg) - fs_aggregate_open_from(p->agg)) +
-                           p->cfg->window_bucket_ms;
+    /* Beyond the horizon and nobody behind: close the oldest buckets. */
+    int64_t span = fs_aggregate_open_until(p->agg) - fs_aggregate_open_from(p->agg);
+    int64_t horizon_from = ev.ts_ms - span + p->cfg->window_bucket_ms;
     if (horizon_from > fs_aggregate_open_from(p->agg))
         close_until(p, horizon_from);
 
@@ -552,6 +617,7 @@ void fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const cha
     } else if (ev.ts_ms > part->max_ts) {
         part->max_ts = ev.ts_ms;
     }
+    return FS_PIPELINE_TAKEN;
 }
 
 /* ---- flush ---- */

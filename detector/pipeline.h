@@ -69,16 +69,30 @@ void fs_pipeline_free(fs_pipeline_t *p);
 int fs_pipeline_add_partition(fs_pipeline_t *p, const char *topic, int32_t partition,
                               fs_event_kind_t kind, int64_t stored);
 
+/* The consumer has read everything the partition holds: until its next
+ * message it cannot bring old events, so it does not hold the watermark. */
+void fs_pipeline_partition_at_end(fs_pipeline_t *p, int handle);
+
 /* The partition no longer belongs to this pipeline (revoked). Flush first. */
 void fs_pipeline_remove_partition(fs_pipeline_t *p, int handle);
+
+#define FS_PIPELINE_TAKEN 0
+#define FS_PIPELINE_AHEAD 1
 
 /*
  * Processes one message of a registered partition. now_ms is the wall clock.
  * Offsets must increase per partition; a message at or below the stored
  * offset is ignored (already applied).
+ *
+ * Returns FS_PIPELINE_TAKEN, or FS_PIPELINE_AHEAD when the event lies beyond
+ * the open horizon while another partition still holds the watermark back
+ * (typical when catching up on a backlog): nothing was changed, and the
+ * caller offers the same message again later, after other partitions moved
+ * on, pausing this partition meanwhile. The slowest partition is never told
+ * to wait: its events close old buckets instead.
  */
-void fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const char *buf,
-                         size_t len, int64_t now_ms);
+int fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const char *buf,
+                        size_t len, int64_t now_ms);
 
 /* Closes and evaluates the buckets the watermark allows, treating partitions
  * silent since before now_ms - window.idle_timeout as idle. */

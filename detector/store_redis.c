@@ -30,7 +30,8 @@
 #define MINUTE_MS 60000
 /* Times travel through sorted-set scores and Lua numbers, which are doubles:
  * keep them where a double is exact. */
-#define TIME_LIMIT ((int64_t)1 << 53)
+#define TIME_LIMIT  ((int64_t)1 << 53)
+#define COUNT_LIMIT ((int64_t)1 << 53)
 /* affected_users() names one key per minute in one PFCOUNT. */
 #define MAX_MINUTE_KEYS 100000
 /* Keeps the size arithmetic of a batch far from overflow (and ARGV below
@@ -50,7 +51,7 @@
  *   [8] #delivered
  *   per offset:        "<topic>/<partition>", expected, last
  *   per bucket group:  bucket_ms, #deltas, then per delta:
- *                      slice, attempts, failures, errors
+ *                      slice, "<attempts> <failures> <errors>"
  *   per user group:    minute_ms, slice, #users, then the users
  *   per alert:         flags, fingerprint, state, id, message
  *                      (flags[1] 's' = set the state, 'd' = delete it;
@@ -61,17 +62,26 @@
  * bucket and HyperLogLog keys are built once per group, not per element, and
  * each key gets exactly one PEXPIRE.
  *
- * The fences are checked before the first write: a failing one returns the
- * error "FENCE ..." having changed nothing. Bulk PFADD and HDEL pass at most
- * 1000 arguments through unpack(), well inside Lua's C stack limit. Errors of
- * redis.call() after the first write cannot be undone by Redis; the C side
- * validates every number first, so they can only come from foreign writes
- * into our keys (a wrong type, a non-integer counter) or a counter overflow.
+ * The script reads everything it depends on before its first write: the
+ * fences (a failing one returns the error "FENCE ..."), and the current
+ * counters of every (slice, bucket) of the batch, with HMGET in chunks.
+ * New sums are computed in Lua (a slice new to the bucket takes the
+ * pre-formatted value as is; a slice twice in one bucket group is summed);
+ * a stored value that does not parse, or a sum beyond 2^53 (Lua numbers are
+ * doubles), fails the batch with "ERR ..." before anything is written. Only
+ * then does it write: HSET in chunks per bucket, then HyperLogLogs, offsets,
+ * alerts, outbox puts and removals. Bulk commands pass at most 2000
+ * arguments through unpack(), well inside Lua's C stack limit. A write that
+ * fails after the first one (possible only when something else wrote a
+ * wrong type into our keys) cannot be undone by Redis.
  */
 static const char commit_script[] =
     "local call, prefix, ttl = redis.call, ARGV[1], ARGV[2]\n"
     "local n_off, n_bkt = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
     "local n_usr, n_alr, n_del = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])\n"
+    "local match, format, unpack, min = string.match, string.format, unpack, math.min\n"
+    "local LIMIT = 9007199254740992\n"
+    "local PAT = '^(%-?%d+) (%-?%d+) (%-?%d+)$'\n"
     "local i = 9\n"
     "for k = 1, n_off do\n"
     "  local field, expected = ARGV[i], ARGV[i + 1]\n"
@@ -82,19 +92,51 @@ static const char commit_script[] =
     "  end\n"
     "  i = i + 3\n"
     "end\n"
+    "local bkeys, bsets, bnames = {}, {}, {}\n"
     "for g = 1, n_bkt do\n"
     "  local bucket, n = ARGV[i], tonumber(ARGV[i + 1])\n"
     "  local key = prefix .. 'b:' .. bucket\n"
+    "  local kv, at, fields = {}, {}, {}\n"
     "  i = i + 2\n"
-    "  for d = 1, n do\n"
-    "    local slice, f, e = ARGV[i], ARGV[i + 2], ARGV[i + 3]\n"
-    "    call('HINCRBY', key, 'a:' .. slice, ARGV[i + 1])\n"
-    "    if f ~= '0' then call('HINCRBY', key, 'f:' .. slice, f) end\n"
-    "    if e ~= '0' then call('HINCRBY', key, 'e:' .. slice, e) end\n"
-    "    i = i + 4\n"
+    "  for d = 0, n - 1, 1000 do\n"
+    "    local m = min(1000, n - d)\n"
+    "    for q = 1, m do fields[q] = ARGV[i + 2 * (d + q - 1)] end\n"
+    "    local old = call('HMGET', key, unpack(fields, 1, m))\n"
+    "    for q = 1, m do\n"
+    "      local j = i + 2 * (d + q - 1)\n"
+    "      local slice, v = ARGV[j], ARGV[j + 1]\n"
+    "      local p = at[slice]\n"
+    "      local o = p and kv[p] or old[q]\n"
+    "      if o then\n"
+    "        local a, f, e = match(v, PAT)\n"
+    "        local oa, of, oe = match(o, PAT)\n"
+    "        if not oa then\n"
+    "          return redis.error_reply('ERR ' .. key .. ' field ' .. slice .. ': bad counters')\n"
+    "        end\n"
+    "        a, f, e = a + oa, f + of, e + oe\n"
+    "        if a >= LIMIT or -a >= LIMIT or f >= LIMIT or -f >= LIMIT or e >= LIMIT or\n"
+    "           -e >= LIMIT then\n"
+    "          return redis.error_reply('ERR ' .. key .. ' field ' .. slice .. ': overflow')\n"
+    "        end\n"
+    "        v = format('%d %d %d', a, f, e)\n"
+    "      end\n"
+    "      if p then\n"
+    "        kv[p] = v\n"
+    "      else\n"
+    "        kv[#kv + 1] = slice\n"
+    "        kv[#kv + 1] = v\n"
+    "        at[slice] = #kv\n"
+    "      end\n"
+    "    end\n"
     "  end\n"
+    "  i = i + 2 * n\n"
+    "  bkeys[g], bsets[g], bnames[g] = key, kv, bucket\n"
+    "end\n"
+    "for g = 1, n_bkt do\n"
+    "  local key, kv = bkeys[g], bsets[g]\n"
+    "  for s = 1, #kv, 2000 do call('HSET', key, unpack(kv, s, min(s + 1999, #kv))) end\n"
     "  call('PEXPIRE', key, ttl)\n"
-    "  call('ZADD', KEYS[4], bucket, bucket)\n"
+    "  call('ZADD', KEYS[4], bnames[g], bnames[g])\n"
     "end\n"
     "if n_bkt > 0 then\n"
     "  call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[3])\n"
@@ -105,7 +147,7 @@ static const char commit_script[] =
     "  local last = i + 2 + tonumber(ARGV[i + 2])\n"
     "  i = i + 3\n"
     "  while i <= last do\n"
-    "    local j = math.min(i + 999, last)\n"
+    "    local j = min(i + 1999, last)\n"
     "    call('PFADD', key, unpack(ARGV, i, j))\n"
     "    i = j + 1\n"
     "  end\n"
@@ -128,7 +170,7 @@ static const char commit_script[] =
     "end\n"
     "local last = i + n_del - 1\n"
     "while i <= last do\n"
-    "  local j = math.min(i + 999, last)\n"
+    "  local j = min(i + 1999, last)\n"
     "  call('HDEL', KEYS[3], unpack(ARGV, i, j))\n"
     "  i = j + 1\n"
     "end\n"
@@ -212,6 +254,12 @@ static int time_ok(int64_t ms)
     return ms >= -TIME_LIMIT && ms <= TIME_LIMIT;
 }
 
+/* Counters are summed in Lua, whose numbers are doubles. */
+static int count_ok(int64_t v)
+{
+    return v > -COUNT_LIMIT && v < COUNT_LIMIT;
+}
+
 /* The start of the minute holding ms (rounds down, also below zero). */
 static int64_t minute_of(int64_t ms)
 {
@@ -279,8 +327,7 @@ static int ensure_connected(redis_store_t *st, char *err, size_t err_size)
         return fail(err, err_size, FS_STORE_EUNAVAILABLE, "redis %s: connect: out of memory",
                     st->address);
     if (c->err) {
-        fail(err, err_size, FS_STORE_EUNAVAILABLE, "redis %s: connect: %s", st->address,
-             c->errstr);
+        fail(err, err_size, FS_STORE_EUNAVAILABLE, "redis %s: connect: %s", st->address, c->errstr);
         redisFree(c);
         return FS_STORE_EUNAVAILABLE;
     }
@@ -298,8 +345,8 @@ static int ensure_connected(redis_store_t *st, char *err, size_t err_size)
 
 /* Appends one command to the connection's output buffer. A failure leaves
  * the pipeline in an unknown state, so the connection is dropped. */
-static int append(redis_store_t *st, int argc, const char **argv, const size_t *argvlen,
-                  char *err, size_t err_size)
+static int append(redis_store_t *st, int argc, const char **argv, const size_t *argvlen, char *err,
+                  size_t err_size)
 {
     if (redisAppendCommandArgv(st->ctx, argc, argv, argvlen) == REDIS_OK)
         return FS_STORE_OK;
@@ -310,34 +357,46 @@ static int append(redis_store_t *st, int argc, const char **argv, const size_t *
 }
 
 /*
- * One round trip: writes everything appended since the last exchange and
- * reads n replies into replies[] (the caller frees them). On a transport
- * failure it frees what it read, drops the connection and returns
- * FS_STORE_EUNAVAILABLE.
+ * Reads the next reply (the caller frees it); the first read after commands
+ * were appended writes them all. On a transport failure it drops the
+ * connection and returns FS_STORE_EUNAVAILABLE.
  */
-static int exchange(redis_store_t *st, redisReply **replies, size_t n, char *err,
-                    size_t err_size)
+static int next_reply(redis_store_t *st, redisReply **reply, char *err, size_t err_size)
 {
     pipe_guard_t guard;
+    void *r = NULL;
+    int ok;
+
+    guard_enter(&guard);
+    ok = redisGetReply(st->ctx, &r) == REDIS_OK && r != NULL;
+    guard_leave(&guard);
+    if (ok) {
+        *reply = r;
+        return FS_STORE_OK;
+    }
+    fail(err, err_size, FS_STORE_EUNAVAILABLE, "redis %s: %s", st->address,
+         st->ctx->errstr[0] ? st->ctx->errstr : "connection lost");
+    disconnect(st);
+    return FS_STORE_EUNAVAILABLE;
+}
+
+/*
+ * One round trip: writes everything appended since the last one and reads n
+ * replies into replies[] (the caller frees them). On a transport failure it
+ * frees what it read and returns FS_STORE_EUNAVAILABLE (connection dropped).
+ */
+static int exchange(redis_store_t *st, redisReply **replies, size_t n, char *err, size_t err_size)
+{
     size_t i;
 
     st->round_trips++;
-    guard_enter(&guard);
     for (i = 0; i < n; i++) {
-        void *reply = NULL;
-
-        if (redisGetReply(st->ctx, &reply) != REDIS_OK || reply == NULL) {
-            fail(err, err_size, FS_STORE_EUNAVAILABLE, "redis %s: %s", st->address,
-                 st->ctx->errstr[0] ? st->ctx->errstr : "connection lost");
+        if (next_reply(st, &replies[i], err, err_size) != FS_STORE_OK) {
             while (i > 0)
                 freeReplyObject(replies[--i]);
-            disconnect(st);
-            guard_leave(&guard);
             return FS_STORE_EUNAVAILABLE;
         }
-        replies[i] = reply;
     }
-    guard_leave(&guard);
     return FS_STORE_OK;
 }
 
@@ -473,6 +532,9 @@ static int check_batch(const fs_batch_t *b, char *err, size_t err_size)
         if (!time_ok(b->counters[i].bucket_ms))
             return BAD("counter %zu: bucket_ms %lld out of range", i,
                        (long long)b->counters[i].bucket_ms);
+        if (!count_ok(b->counters[i].attempts) || !count_ok(b->counters[i].failures) ||
+            !count_ok(b->counters[i].errors))
+            return BAD("counter %zu: a count beyond 2^53", i);
     }
     for (i = 0; i < b->n_users; i++) {
         if (b->users[i].slice == NULL || (b->users[i].user == NULL && b->users[i].user_len > 0))
@@ -531,14 +593,13 @@ static int cmp_user(const void *pa, const void *pb)
  * set by the caller: EVALSHA sha or EVAL script). cs and us are scratch
  * arrays of n_counters and n_users pointers, sorted here into groups.
  */
-static int build_commit(const redis_store_t *st, const fs_batch_t *b,
-                        const fs_counter_delta_t **cs, const fs_user_add_t **us, args_t *a,
-                        char *err, size_t err_size)
+static int build_commit(const redis_store_t *st, const fs_batch_t *b, const fs_counter_delta_t **cs,
+                        const fs_user_add_t **us, args_t *a, char *err, size_t err_size)
 {
     size_t i, j, cap, text, n_bkt = 0, n_usr = 0;
     int64_t newest = 0, trim;
 
-    cap = 15 + 3 * b->n_offsets + 6 * b->n_counters + 4 * b->n_users + 5 * b->n_alerts +
+    cap = 15 + 3 * b->n_offsets + 4 * b->n_counters + 4 * b->n_users + 5 * b->n_alerts +
           b->n_delivered;
     text = NUM_SIZE * (8 + 2 * b->n_offsets + 5 * b->n_counters + 2 * b->n_users);
     for (i = 0; i < b->n_offsets; i++)
@@ -595,9 +656,8 @@ static int build_commit(const redis_store_t *st, const fs_batch_t *b,
         arg_i64(a, (int64_t)(j - i));
         for (; i < j; i++) {
             arg_str(a, cs[i]->slice);
-            arg_i64(a, cs[i]->attempts);
-            arg_i64(a, cs[i]->failures);
-            arg_i64(a, cs[i]->errors);
+            arg_fmt(a, "%lld %lld %lld", (long long)cs[i]->attempts, (long long)cs[i]->failures,
+                    (long long)cs[i]->errors);
         }
     }
     for (i = 0; i < b->n_users; i = j) {
@@ -779,74 +839,52 @@ static int redis_offset(fs_store_t *store, const char *topic, int32_t partition,
     return rc;
 }
 
-/* One counter field of a bucket hash, while grouping fields by slice. */
-typedef struct field {
-    const char *slice; /* NUL-terminated, inside the reply */
-    size_t len;
-    char kind; /* 'a', 'f' or 'e' */
-    int64_t value;
-} field_t;
-
-static int cmp_field(const void *pa, const void *pb)
+/* Parses "<attempts> <failures> <errors>". */
+static int parse_counters(const char *s, size_t len, int64_t c[3])
 {
-    const field_t *a = pa, *b = pb;
-    int c = memcmp(a->slice, b->slice, a->len < b->len ? a->len : b->len);
+    size_t i, start = 0, k = 0;
 
-    if (c != 0)
-        return c;
-    return (a->len > b->len) - (a->len < b->len);
+    for (i = 0; i <= len && k < 3; i++) {
+        if (i == len || s[i] == ' ') {
+            if (parse_i64(s + start, i - start, &c[k++]) != 0)
+                return -1;
+            start = i + 1;
+        }
+    }
+    return k == 3 && start == len + 1 ? 0 : -1;
 }
 
 /* Calls cb for every slice of one bucket's HGETALL reply. Returns 1 when cb
- * asked to stop, 0 when done, or an FS_STORE_* error. fields is scratch of
- * at least reply->elements / 2 entries. */
+ * asked to stop, 0 when done, or an FS_STORE_* error. */
 static int emit_bucket(redis_store_t *st, const redisReply *reply, int64_t bucket_ms,
-                       field_t *fields, fs_store_bucket_cb cb, void *opaque, char *err,
-                       size_t err_size)
+                       fs_store_bucket_cb cb, void *opaque, char *err, size_t err_size)
 {
-    size_t i, j, n = 0;
+    size_t i;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0)
         return reply_error(st, reply, "HGETALL bucket", err, err_size);
     for (i = 0; i + 1 < reply->elements; i += 2) {
         const redisReply *k = reply->element[i], *v = reply->element[i + 1];
+        int64_t c[3];
 
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            return fail(err, err_size, FS_STORE_EINVALID, "redis %s: bucket %lld: bad reply",
-                        st->address, (long long)bucket_ms);
-        /* Fields of other kinds (a later version's) are not ours to read. */
-        if (k->len < 2 || k->str[1] != ':' ||
-            (k->str[0] != 'a' && k->str[0] != 'f' && k->str[0] != 'e'))
-            continue;
-        fields[n].slice = k->str + 2;
-        fields[n].len = k->len - 2;
-        fields[n].kind = k->str[0];
-        if (parse_i64(v->str, v->len, &fields[n].value) != 0)
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            parse_counters(v->str, v->len, c) != 0)
             return fail(err, err_size, FS_STORE_EINVALID,
-                        "redis %s: bucket %lld: field %s: not an integer", st->address,
-                        (long long)bucket_ms, k->str);
-        n++;
-    }
-    qsort(fields, n, sizeof *fields, cmp_field);
-    for (i = 0; i < n; i = j) {
-        int64_t c[3] = {0, 0, 0};
-
-        for (j = i; j < n && cmp_field(&fields[i], &fields[j]) == 0; j++)
-            c[fields[j].kind == 'a' ? 0 : fields[j].kind == 'f' ? 1 : 2] += fields[j].value;
-        if (cb(opaque, fields[i].slice, bucket_ms, c[0], c[1], c[2]) != 0)
+                        "redis %s: bucket %lld: slice \"%s\": bad counters", st->address,
+                        (long long)bucket_ms, k->type == REDIS_REPLY_STRING ? k->str : "?");
+        if (cb(opaque, k->str, bucket_ms, c[0], c[1], c[2]) != 0)
             return 1;
     }
     return 0;
 }
 
-static int redis_buckets(fs_store_t *store, int64_t from_ms, int64_t to_ms,
-                         fs_store_bucket_cb cb, void *opaque, char *err, size_t err_size)
+static int redis_buckets(fs_store_t *store, int64_t from_ms, int64_t to_ms, fs_store_bucket_cb cb,
+                         void *opaque, char *err, size_t err_size)
 {
     redis_store_t *st = (redis_store_t *)store;
-    redisReply *index = NULL, **replies = NULL;
+    redisReply *index = NULL;
     int64_t *bucket_ms = NULL;
-    field_t *fields = NULL;
-    size_t i, nb = 0, got = 0, max_fields = 0;
+    size_t i, nb = 0;
     char from_s[NUM_SIZE], to_s[NUM_SIZE], *key = NULL;
     const char *argv[4];
     size_t argvlen[4];
@@ -875,11 +913,9 @@ static int redis_buckets(fs_store_t *store, int64_t from_ms, int64_t to_ms,
     if (nb == 0)
         goto done;
 
-    /* All the bucket hashes in one pipelined round trip. */
     bucket_ms = malloc(nb * sizeof *bucket_ms);
-    replies = calloc(nb, sizeof *replies);
     key = malloc(st->prefix_len + 2 + NUM_SIZE);
-    if (bucket_ms == NULL || replies == NULL || key == NULL) {
+    if (bucket_ms == NULL || key == NULL) {
         rc = fail(err, err_size, FS_STORE_EINVALID, "redis store: out of memory");
         goto done;
     }
@@ -892,44 +928,40 @@ static int redis_buckets(fs_store_t *store, int64_t from_ms, int64_t to_ms,
             goto done;
         }
     }
-    /* Nothing is appended before every member parsed: a half-appended
-     * pipeline would put the connection out of step. */
+    /* All the bucket hashes in one pipelined round trip. Nothing is appended
+     * before every member parsed: a half-sent pipeline would put the
+     * connection out of step. */
     for (i = 0; i < nb; i++) {
         argv[0] = "HGETALL";
         argv[1] = key;
         argvlen[0] = 7;
-        argvlen[1] = (size_t)snprintf(key, st->prefix_len + 2 + NUM_SIZE, "%sb:%lld",
-                                      st->prefix, (long long)bucket_ms[i]);
+        argvlen[1] = (size_t)snprintf(key, st->prefix_len + 2 + NUM_SIZE, "%sb:%lld", st->prefix,
+                                      (long long)bucket_ms[i]);
         rc = append(st, 2, argv, argvlen, err, err_size);
         if (rc != FS_STORE_OK)
             goto done;
     }
-    rc = exchange(st, replies, nb, err, err_size);
-    if (rc != FS_STORE_OK)
-        goto done;
-    got = nb;
-    for (i = 0; i < nb; i++)
-        if (replies[i]->type == REDIS_REPLY_ARRAY && replies[i]->elements / 2 > max_fields)
-            max_fields = replies[i]->elements / 2;
-    fields = malloc((max_fields + 1) * sizeof *fields);
-    if (fields == NULL) {
-        rc = fail(err, err_size, FS_STORE_EINVALID, "redis store: out of memory");
-        goto done;
-    }
-    for (i = 0; i < nb; i++) {
-        rc = emit_bucket(st, replies[i], bucket_ms[i], fields, cb, opaque, err, err_size);
-        if (rc != 0)
+    /* Replies are handled one at a time, so a long range never holds more
+     * than one bucket in memory. After the callback stops or a bucket fails,
+     * the rest is read and dropped to keep the connection in step. */
+    st->round_trips++;
+    for (i = 0; i < nb && st->ctx != NULL; i++) {
+        redisReply *reply = NULL;
+        int rr = next_reply(st, &reply, err, err_size);
+
+        if (rr != FS_STORE_OK) {
+            rc = rr;
             break;
+        }
+        if (rc == 0)
+            rc = emit_bucket(st, reply, bucket_ms[i], cb, opaque, err, err_size);
+        freeReplyObject(reply);
     }
     if (rc > 0)
         rc = FS_STORE_OK; /* the callback stopped early */
 done:
-    for (i = 0; i < got; i++)
-        freeReplyObject(replies[i]);
     if (index != NULL)
         freeReplyObject(index);
-    free(fields);
-    free(replies);
     free(bucket_ms);
     free(key);
     return rc;
@@ -1111,11 +1143,10 @@ static int parse_address(redis_store_t *st, const char *addr, char *err, size_t 
         return st->path != NULL ? 0 : fail(err, err_size, -1, "redis store: out of memory");
     }
     colon = strrchr(addr, ':');
-    if (colon == NULL || colon == addr ||
-        parse_i64(colon + 1, strlen(colon + 1), &port) != 0 || port < 1 || port > 65535)
+    if (colon == NULL || colon == addr || parse_i64(colon + 1, strlen(colon + 1), &port) != 0 ||
+        port < 1 || port > 65535)
         return fail(err, err_size, -1,
-                    "redis.address \"%s\": want HOST:PORT or the absolute path of a socket",
-                    addr);
+                    "redis.address \"%s\": want HOST:PORT or the absolute path of a socket", addr);
     host_len = (size_t)(colon - addr);
     if (host_len >= 2 && host[0] == '[' && colon[-1] == ']') {
         host++;

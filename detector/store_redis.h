@@ -10,18 +10,21 @@
  *
  * Key layout. Every key starts with cfg->redis_prefix (P below, "fs:" by
  * default; with Redis Cluster give it a hash tag, e.g. "{fs}:", so that every
- * key of a batch lands in one slot). Numbers are decimal, times are event
- * time in milliseconds since the epoch.
+ * key lands in one slot: the commit script builds bucket and HyperLogLog key
+ * names itself, which Cluster accepts only for keys of the script's own
+ * slot). Numbers are decimal, times are event time in milliseconds since the
+ * epoch. Which buckets exist is kept in the "buckets" index below, so readers
+ * need not know the bucket width.
  *
  *   P b:<bucket_ms>           hash, one per bucket: the counters of every
- *                             slice in that bucket. Field "a:<slice>" holds
- *                             attempts, "f:<slice>" failures, "e:<slice>"
- *                             errors. The first two bytes name the counter,
- *                             the rest is the slice key verbatim, so a slice
- *                             may contain any byte (':', '=', ',', UTF-8).
- *                             "a:" is written for every (slice, bucket) a
- *                             batch mentions; "f:" and "e:" only once they
- *                             are non-zero (absent reads as 0).
+ *                             slice in that bucket. Field: the slice key
+ *                             verbatim (any byte: ':', '=', ',', UTF-8; the
+ *                             whole field is the slice, so nothing is
+ *                             ambiguous). Value: "<attempts> <failures>
+ *                             <errors>" in decimal, one field per slice
+ *                             rather than three keeps the hash a third of
+ *                             the size. Every (slice, bucket) a batch
+ *                             mentions gets a field, zeros included.
  *                             TTL: redis_retention_ms, renewed by each commit
  *                             that touches the bucket.
  *   P buckets                 sorted set indexing the bucket hashes: member
@@ -50,10 +53,15 @@
  * applies now, or the fence refuses it with FS_STORE_EFENCE, and
  * fs_store_offset() then shows whether the stored offset is the batch's
  * `last` (it had landed) or not (someone else moved the partition on).
+ * Everything else in a batch is idempotent except the counters, so a batch
+ * with counters should carry the offsets they came from.
  *
  * Beyond store.h: an fs_alert_put_t with id == NULL changes the alert state
  * only and puts nothing into the outbox. Within one batch the outbox puts are
- * applied before the `delivered` removals.
+ * applied before the `delivered` removals. Counters and times must stay
+ * within +-2^53 (they pass through Lua numbers and sorted-set scores, which
+ * are doubles); a batch outside that, or one that meets a stored counter that
+ * does not parse, is refused with FS_STORE_EINVALID and changes nothing.
  */
 #ifndef FS_DETECTOR_STORE_REDIS_H
 #define FS_DETECTOR_STORE_REDIS_H

@@ -73,8 +73,8 @@ int fs_timestamp_parse(const char *s, size_t len, int64_t *out_ms)
         return -1;
     if (digits(s, 4, &year) || s[4] != '-' || digits(s + 5, 2, &month) || s[7] != '-' ||
         digits(s + 8, 2, &day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        digits(s + 11, 2, &hour) || s[13] != ':' || digits(s + 14, 2, &minute) ||
-        s[16] != ':' || digits(s + 17, 2, &second))
+        digits(s + 11, 2, &hour) || s[13] != ':' || digits(s + 14, 2, &minute) || s[16] != ':' ||
+        digits(s + 17, 2, &second))
         return -1;
     if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
         minute > 59 || second > 60)

@@ -56,35 +56,35 @@ static const struct valid_case valid[] = {
 static const char *const invalid[] = {
     "",
     "2026-11-27",
-    "2026-11-27T20:00:05",        /* no zone */
-    "2026-11-27T20:00Z",          /* no seconds */
-    "2026-11-27T20:00:05.Z",      /* empty fraction */
-    "2026-11-27T20:00:05.250",    /* no zone after fraction */
-    "2026-11-27T20:00:05,250Z",   /* comma fraction */
-    "2026-11-27T20:00:05+0100",   /* offset without colon */
-    "2026-11-27T20:00:05+01",     /* short offset */
-    "2026-11-27T20:00:05+24:00",  /* offset hour */
-    "2026-11-27T20:00:05+01:60",  /* offset minute */
-    "2026-11-27T20:00:05Z ",      /* trailing space */
-    " 2026-11-27T20:00:05Z",      /* leading space */
-    "2026-11-27X20:00:05Z",       /* separator */
+    "2026-11-27T20:00:05",       /* no zone */
+    "2026-11-27T20:00Z",         /* no seconds */
+    "2026-11-27T20:00:05.Z",     /* empty fraction */
+    "2026-11-27T20:00:05.250",   /* no zone after fraction */
+    "2026-11-27T20:00:05,250Z",  /* comma fraction */
+    "2026-11-27T20:00:05+0100",  /* offset without colon */
+    "2026-11-27T20:00:05+01",    /* short offset */
+    "2026-11-27T20:00:05+24:00", /* offset hour */
+    "2026-11-27T20:00:05+01:60", /* offset minute */
+    "2026-11-27T20:00:05Z ",     /* trailing space */
+    " 2026-11-27T20:00:05Z",     /* leading space */
+    "2026-11-27X20:00:05Z",      /* separator */
     "2026-11-27T20:00:05UTC",
-    "2026-13-01T00:00:00Z",       /* month 13 */
-    "2026-00-01T00:00:00Z",       /* month 0 */
-    "2026-11-00T00:00:00Z",       /* day 0 */
-    "2026-11-31T00:00:00Z",       /* November has 30 days */
-    "2026-02-29T00:00:00Z",       /* 2026 is not a leap year */
-    "2100-02-29T00:00:00Z",       /* 2100 is not a leap year */
-    "2026-11-27T24:00:00Z",       /* hour 24 */
-    "2026-11-27T20:60:00Z",       /* minute 60 */
-    "2026-11-27T20:00:61Z",       /* second 61 */
-    "26-11-27T20:00:05Z",         /* two-digit year */
-    "+2026-11-27T20:00:05Z",      /* signed year */
-    "2026-1-27T20:00:05Z",        /* one-digit month */
-    "2026-11-27T2:00:05Z",        /* one-digit hour */
+    "2026-13-01T00:00:00Z",  /* month 13 */
+    "2026-00-01T00:00:00Z",  /* month 0 */
+    "2026-11-00T00:00:00Z",  /* day 0 */
+    "2026-11-31T00:00:00Z",  /* November has 30 days */
+    "2026-02-29T00:00:00Z",  /* 2026 is not a leap year */
+    "2100-02-29T00:00:00Z",  /* 2100 is not a leap year */
+    "2026-11-27T24:00:00Z",  /* hour 24 */
+    "2026-11-27T20:60:00Z",  /* minute 60 */
+    "2026-11-27T20:00:61Z",  /* second 61 */
+    "26-11-27T20:00:05Z",    /* two-digit year */
+    "+2026-11-27T20:00:05Z", /* signed year */
+    "2026-1-27T20:00:05Z",   /* one-digit month */
+    "2026-11-27T2:00:05Z",   /* one-digit hour */
     "2026-11-27T20:00:05ZZ",
     "2026/11/27T20:00:05Z",
-    "1795809605250",              /* an integer is not a string ts */
+    "1795809605250", /* an integer is not a string ts */
     "2026-11-27T20:00:0aZ",
 };
 
@@ -93,8 +93,7 @@ START_TEST(parses_valid)
     const struct valid_case *c = &valid[_i];
     int64_t ms = 42;
     ck_assert_msg(fs_timestamp_parse(c->text, strlen(c->text), &ms) == 0, "%s rejected", c->text);
-    ck_assert_msg(ms == c->ms, "%s: got %lld, want %lld", c->text, (long long)ms,
-                  (long long)c->ms);
+    ck_assert_msg(ms == c->ms, "%s: got %lld, want %lld", c->text, (long long)ms, (long long)c->ms);
 }
 END_TEST
 

@@ -131,8 +131,7 @@ static redisContext *raw_connect(const char *address)
     char host[256];
     redisContext *c;
 
-    ck_assert_msg(colon != NULL && (size_t)(colon - address) < sizeof host, "address %s",
-                  address);
+    ck_assert_msg(colon != NULL && (size_t)(colon - address) < sizeof host, "address %s", address);
     memcpy(host, address, (size_t)(colon - address));
     host[colon - address] = '\0';
     c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
@@ -172,8 +171,8 @@ static void delete_keys(const char *address, const char *prefix)
         snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
         keys = reply->element[1];
         for (i = 0; i < keys->elements; i++) {
-            redisReply *del = redisCommand(c, "DEL %b", keys->element[i]->str,
-                                           (size_t)keys->element[i]->len);
+            redisReply *del =
+                redisCommand(c, "DEL %b", keys->element[i]->str, (size_t)keys->element[i]->len);
 
             ck_assert_ptr_nonnull(del);
             freeReplyObject(del);
@@ -254,8 +253,7 @@ static int grid_cb(void *opaque, const char *slice, int64_t bucket_ms, int64_t a
 }
 
 /* Reads [from, to) into a fresh grid shaped like truth. */
-static void read_grid(fs_store_t *store, grid_t *got, const grid_t *truth, int64_t from,
-                      int64_t to)
+static void read_grid(fs_store_t *store, grid_t *got, const grid_t *truth, int64_t from, int64_t to)
 {
     char err[512] = "";
     int rc;
@@ -410,10 +408,14 @@ START_TEST(test_commit_read_back)
     /* The callback stops the walk. */
     grid_init(&got, truth.n_buckets, truth.slices, truth.n_slices);
     got.stop_after = 3;
-    ck_assert_int_eq(fs_store_buckets(store, BASE_MS, BASE_MS + N_BUCKETS * WIDTH_MS, grid_cb,
-                                      &got, err, sizeof err),
+    ck_assert_int_eq(fs_store_buckets(store, BASE_MS, BASE_MS + N_BUCKETS * WIDTH_MS, grid_cb, &got,
+                                      err, sizeof err),
                      FS_STORE_OK);
     ck_assert_int_eq(got.calls, 3);
+    grid_free(&got);
+    /* ... and the connection is still in step. */
+    read_grid(store, &got, &truth, BASE_MS, BASE_MS + N_BUCKETS * WIDTH_MS);
+    expect_grid(&got, &truth, 0, N_BUCKETS);
     grid_free(&got);
 
     /* A second store (another instance, or this one restarted) sees the same. */
@@ -450,8 +452,8 @@ START_TEST(test_large_batch)
     ck_assert_ptr_nonnull(deltas);
     make_prefix(prefix, sizeof prefix);
     for (i = 0; i < N_SLICES; i++) {
-        snprintf(names[i], sizeof names[i], "country=K%zu,app_version=%zu.%zu:x", i % 97,
-                 i / 97, i);
+        snprintf(names[i], sizeof names[i], "country=K%zu,app_version=%zu.%zu:x", i % 97, i / 97,
+                 i);
         slices[i] = names[i];
     }
     grid_init(&truth, N_BUCKETS, slices, N_SLICES);
@@ -566,9 +568,9 @@ START_TEST(test_fence)
     ck_assert_int_eq(off, 10);
     ck_assert_int_eq(fs_store_offset(store, TOPIC, 1, &off, err, sizeof err), FS_STORE_OK);
     ck_assert_int_eq(off, -1);
-    ck_assert_int_eq(fs_store_affected_users(store, "global", BASE_MS, BASE_MS + 60000, &users,
-                                             err, sizeof err),
-                     FS_STORE_OK);
+    ck_assert_int_eq(
+        fs_store_affected_users(store, "global", BASE_MS, BASE_MS + 60000, &users, err, sizeof err),
+        FS_STORE_OK);
     ck_assert_int_eq(users, 0);
     n_alerts = n_outbox = 0;
     ck_assert_int_eq(fs_store_alerts(store, count_entries, &n_alerts, err, sizeof err),
@@ -589,12 +591,11 @@ START_TEST(test_fence)
     ck_assert_int_eq(off, 9);
     ck_assert_int_eq(fs_store_offset(store, TOPIC, 2, &off, err, sizeof err), FS_STORE_OK);
     ck_assert_int_eq(off, -1);
-    ck_assert_int_eq(fs_store_offset(store, "other-topic", 0, &off, err, sizeof err),
-                     FS_STORE_OK);
+    ck_assert_int_eq(fs_store_offset(store, "other-topic", 0, &off, err, sizeof err), FS_STORE_OK);
     ck_assert_int_eq(off, -1);
-    ck_assert_int_eq(fs_store_affected_users(store, "global", BASE_MS, BASE_MS + 60000, &users,
-                                             err, sizeof err),
-                     FS_STORE_OK);
+    ck_assert_int_eq(
+        fs_store_affected_users(store, "global", BASE_MS, BASE_MS + 60000, &users, err, sizeof err),
+        FS_STORE_OK);
     ck_assert_int_eq(users, 1);
 
     /* The same batch replayed (Kafka redelivered it) is fenced. */
@@ -608,8 +609,68 @@ START_TEST(test_fence)
     offs[0] = (fs_offset_advance_t){TOPIC, 1, 20, 30}; /* the same partition twice */
     ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EINVALID);
     ck_assert_int_eq(fs_store_commit(store, NULL, err, sizeof err), FS_STORE_EINVALID);
+    offs[0] = (fs_offset_advance_t){TOPIC, 0, 20, 30};
+    delta.attempts = INT64_C(1) << 53; /* beyond what a double holds exactly */
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EINVALID);
     ck_assert_uint_eq(fs_store_round_trips(store), trips);
 
+    fs_store_free(store);
+    delete_keys(redis_addr, prefix);
+}
+END_TEST
+
+/* A stored counter that does not parse (a foreign write) fails the batch
+ * before the script writes anything. */
+START_TEST(test_corrupt_counter)
+{
+    fs_counter_delta_t deltas[2] = {{"global", BASE_MS, 1, 0, 0},
+                                    {"global", BASE_MS + WIDTH_MS, 1, 0, 0}};
+    fs_user_add_t user = {"global", BASE_MS, "u-1", 3};
+    fs_offset_advance_t off = {TOPIC, 0, -1, 5};
+    char prefix[200], key[300], err[512] = "";
+    redisContext *c;
+    redisReply *reply;
+    fs_store_t *store;
+    fs_batch_t b;
+    int64_t v;
+
+    make_prefix(prefix, sizeof prefix);
+    store = open_store(prefix);
+    memset(&b, 0, sizeof b);
+    b.counters = deltas;
+    b.n_counters = 2;
+    commit_ok(store, &b);
+
+    c = raw_connect(redis_addr);
+    snprintf(key, sizeof key, "%sb:%lld", prefix, (long long)(BASE_MS + WIDTH_MS));
+    reply = redisCommand(c, "HSET %s global garbage", key);
+    ck_assert_ptr_nonnull(reply);
+    freeReplyObject(reply);
+
+    /* The script reaches the corrupt bucket after the sound one (buckets go
+     * in time order): still nothing lands, users and offsets included. */
+    b.counters = deltas;
+    b.n_counters = 2;
+    b.users = &user;
+    b.n_users = 1;
+    b.offsets = &off;
+    b.n_offsets = 1;
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EINVALID);
+    ck_assert_msg(strstr(err, "bad counters") != NULL, "message: %s", err);
+    ck_assert_int_eq(fs_store_offset(store, TOPIC, 0, &v, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(v, -1);
+    ck_assert_int_eq(attempts_of(store, "global"), 1);
+    ck_assert_int_eq(
+        fs_store_affected_users(store, "global", BASE_MS, BASE_MS + 60000, &v, err, sizeof err),
+        FS_STORE_OK);
+    ck_assert_int_eq(v, 0);
+    /* Reading it back says so too, and the store stays usable. */
+    ck_assert_int_eq(fs_store_buckets(store, BASE_MS + WIDTH_MS, BASE_MS + 2 * WIDTH_MS, grid_cb,
+                                      NULL, err, sizeof err),
+                     FS_STORE_EINVALID);
+    ck_assert_int_eq(fs_store_ping(store, err, sizeof err), FS_STORE_OK);
+
+    redisFree(c);
     fs_store_free(store);
     delete_keys(redis_addr, prefix);
 }
@@ -828,8 +889,7 @@ START_TEST(test_affected_users)
         /* Twice in its own minute (two buckets), and every fifth user also
          * in the next minute. */
         adds[n++] = (fs_user_add_t){slice, BASE_MS + m * 60000 + 1000, names[i], strlen(names[i])};
-        adds[n++] = (fs_user_add_t){slice, BASE_MS + m * 60000 + 59000, names[i],
-                                    strlen(names[i])};
+        adds[n++] = (fs_user_add_t){slice, BASE_MS + m * 60000 + 59000, names[i], strlen(names[i])};
         if (i % 5 == 0) {
             int m2 = (m + 1) % 3;
 
@@ -859,14 +919,14 @@ START_TEST(test_affected_users)
         commit_ok(store, &b);
     }
 
-    ck_assert_int_eq(fs_store_affected_users(store, slice, BASE_MS, BASE_MS + 180000, &count,
-                                             err, sizeof err),
-                     FS_STORE_OK);
+    ck_assert_int_eq(
+        fs_store_affected_users(store, slice, BASE_MS, BASE_MS + 180000, &count, err, sizeof err),
+        FS_STORE_OK);
     ck_assert_msg(llabs(count - all) < all / 50, "3 minutes: %lld users, want %lld +- 2%%",
                   (long long)count, (long long)all);
     /* The minute keys cover [from, to): a partial minute counts whole. */
-    ck_assert_int_eq(fs_store_affected_users(store, slice, BASE_MS + 30000, BASE_MS + 60000,
-                                             &count, err, sizeof err),
+    ck_assert_int_eq(fs_store_affected_users(store, slice, BASE_MS + 30000, BASE_MS + 60000, &count,
+                                             err, sizeof err),
                      FS_STORE_OK);
     ck_assert_msg(llabs(count - minute0) < minute0 / 50, "minute 0: %lld users, want %lld +- 2%%",
                   (long long)count, (long long)minute0);
@@ -878,9 +938,9 @@ START_TEST(test_affected_users)
                                              err, sizeof err),
                      FS_STORE_OK);
     ck_assert_int_eq(count, 1);
-    ck_assert_int_eq(fs_store_affected_users(store, slice, BASE_MS, BASE_MS, &count, err,
-                                             sizeof err),
-                     FS_STORE_OK);
+    ck_assert_int_eq(
+        fs_store_affected_users(store, slice, BASE_MS, BASE_MS, &count, err, sizeof err),
+        FS_STORE_OK);
     ck_assert_int_eq(count, 0);
 
     free(adds);
@@ -946,12 +1006,12 @@ static void expect_unavailable(fs_store_t *store, int64_t timeout_ms)
             rc = fs_store_outbox(store, count_entries, NULL, err, sizeof err);
             break;
         case 6:
-            rc = fs_store_affected_users(store, "global", BASE_MS, BASE_MS + 1, &v, err,
-                                         sizeof err);
+            rc =
+                fs_store_affected_users(store, "global", BASE_MS, BASE_MS + 1, &v, err, sizeof err);
             break;
         }
-        ck_assert_msg(rc == FS_STORE_EUNAVAILABLE, "call %d: %d (%s), want EUNAVAILABLE", call,
-                      rc, err);
+        ck_assert_msg(rc == FS_STORE_EUNAVAILABLE, "call %d: %d (%s), want EUNAVAILABLE", call, rc,
+                      err);
         ck_assert_msg(err[0] != '\0', "call %d: no message", call);
         ck_assert_msg(now_ms() - start < timeout_ms + 1500, "call %d took %lld ms", call,
                       (long long)(now_ms() - start));
@@ -999,8 +1059,8 @@ START_TEST(test_unreachable)
 
     /* Malformed addresses are refused at once. */
     {
-        static const char *const bad[] = {"localhost", "host:", ":6379", "host:0", "host:70000",
-                                          "host:12ab"};
+        static const char *const bad[] = {"localhost", "host:",      ":6379",
+                                          "host:0",    "host:70000", "host:12ab"};
         fs_config_t cfg;
         char buf[64], prefix[] = "fs:";
         size_t i;
@@ -1043,8 +1103,8 @@ static pid_t start_redis(int port)
             dup2(devnull, STDOUT_FILENO);
             dup2(devnull, STDERR_FILENO);
         }
-        execl(redis_server_bin, redis_server_bin, "--port", port_s, "--bind", "127.0.0.1",
-              "--save", "", "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
+        execl(redis_server_bin, redis_server_bin, "--port", port_s, "--bind", "127.0.0.1", "--save",
+              "", "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -1073,6 +1133,7 @@ static void wait_ready(fs_store_t *store)
 START_TEST(test_restart)
 {
     enum { N = 18000 }; /* a multiple of the 60 buckets */
+    static char long_slice[280];
     fs_counter_delta_t *deltas = calloc(N, sizeof *deltas);
     fs_offset_advance_t off = {TOPIC, 0, -1, 100};
     char addr[64], err[256];
@@ -1104,15 +1165,21 @@ START_TEST(test_restart)
     wait_ready(store);
     commit_ok(store, &b);
 
-    /* Killed under a live connection: the next commit (big enough to keep
-     * writing into the reset connection: no SIGPIPE may end us) fails
-     * retriably, and so does every call until it is back. */
+    /* Killed under a live connection: the next commit fails retriably, and
+     * so does every call until it is back. That commit is ~5 MB, more than
+     * loopback takes in flight, so hiredis goes on writing into the reset
+     * connection: SIGPIPE, which must not end the process. */
     stop_redis(pid);
+    memset(long_slice, 'x', sizeof long_slice - 1);
+    for (i = 0; i < N; i++)
+        deltas[i].slice = long_slice;
     b.n_counters = N;
     off = (fs_offset_advance_t){TOPIC, 0, 100, 200};
     ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EUNAVAILABLE);
     ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EUNAVAILABLE);
     ck_assert_int_eq(fs_store_ping(store, err, sizeof err), FS_STORE_EUNAVAILABLE);
+    for (i = 0; i < N; i++)
+        deltas[i].slice = "global";
 
     /* Back, empty (no persistence): the store reconnects, loads its script
      * again and commits. */
@@ -1177,6 +1244,7 @@ static Suite *store_redis_suite(void)
     tcase_add_test(tc, test_commit_read_back);
     tcase_add_test(tc, test_large_batch);
     tcase_add_test(tc, test_fence);
+    tcase_add_test(tc, test_corrupt_counter);
     tcase_add_test(tc, test_ttl);
     tcase_add_test(tc, test_alerts_outbox);
     tcase_add_test(tc, test_affected_users);

@@ -32,10 +32,11 @@ echo "kafka-fetch.sh: fetching Kafka $kafka_version jars into $libs" >&2
 # Run Maven on a copy of the pom so that nothing is written into the source tree.
 mkdir "$tmp/pom" "$tmp/libs"
 cp "$pom" "$tmp/pom/pom.xml"
-mvn -B -q -f "$tmp/pom/pom.xml" \
+mvn -B -q -Dstyle.color=never -f "$tmp/pom/pom.xml" \
   dependency:copy-dependencies \
-  -DincludeScope=runtime -DoutputDirectory="$tmp/libs" >&2
-ls "$tmp/libs"/kafka_2.13-"$kafka_version".jar >/dev/null
+  -DincludeScope=runtime -DoutputDirectory="$tmp/libs" 2>&1 \
+  | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' >&2
+[[ -f "$tmp/libs/kafka_2.13-$kafka_version.jar" ]] || { echo "kafka-fetch.sh: Maven fetched no kafka_2.13 jar" >&2; exit 1; }
 echo "$pom_sum" >"$tmp/libs/$marker"
 
 # Move into place. mv -T never moves into an existing folder; if another fetch

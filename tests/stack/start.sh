@@ -15,7 +15,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$here/lib.sh"
 
 if (($# != 1)); then
@@ -38,6 +38,7 @@ t0_us=$(fs_now)
 started=()
 ok=0
 on_exit() {
+  trap '' INT TERM HUP
   if ((!ok)) && ((${#started[@]})); then
     echo "start.sh: failed; stopping what it had started (pids ${started[*]})" >&2
     fs_stop_pids 30 "${started[@]}"
@@ -103,6 +104,7 @@ log4j="$rundir/log4j2.properties"
 cat >"$log4j" <<'EOF'
 # Broker logging for tests: warnings and errors only, plus the "started" line.
 status = warn
+shutdownHook = disable
 appender.console.type = Console
 appender.console.name = STDOUT
 appender.console.layout.type = PatternLayout
@@ -115,12 +117,16 @@ EOF
 kafka_log="$rundir/kafka.log"
 jvm_common=(-Djava.awt.headless=true -XX:-UsePerfData "-Dlog4j2.configurationFile=$log4j")
 
-# 16 random bytes, base64url without padding (22 characters).
-cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+# 16 random bytes, base64url without padding (22 characters); like Kafka's own
+# ids, never starting with "-" (the formatter would take it for an option).
+cluster_id=-
+while [[ "$cluster_id" == -* ]]; do
+  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+done
 tf=$(fs_now)
 # The formatter is a short-lived tool: C1 only and a serial GC start it faster.
 if ! java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${jvm_common[@]}" \
-    -cp "$libs/*" kafka.tools.StorageTool format -t "$cluster_id" -c "$props" \
+    -cp "$libs/*" kafka.tools.StorageTool format --cluster-id="$cluster_id" --config="$props" \
     </dev/null >"$kdir/format.log" 2>&1; then
   echo "start.sh: formatting the Kafka storage failed" >&2
   fs_tail_log "kafka storage format" "$kdir/format.log"
@@ -181,7 +187,7 @@ until kafka_ready; do
   fi
   sleep 0.25
 done
-echo "start.sh: kafka broker ready on 127.0.0.1:$kafka_port in $(fs_since "$tk_us")s (stack up in $(fs_since "$t0_us")s)" >&2
+echo "start.sh: kafka broker ready on 127.0.0.1:$kafka_port in $(fs_since "$tk_us")s (start.sh took $(fs_since "$t0_us")s in all)" >&2
 
 {
   printf 'export FORESHOCK_TEST_KAFKA=%q\n' "127.0.0.1:$kafka_port"

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$here/lib.sh"
 
 if (($# != 1)); then
@@ -16,6 +16,7 @@ if (($# != 1)); then
 fi
 [[ -d "$1" ]] || exit 0
 rundir="$(cd "$1" && pwd -P)"
+trap '' INT HUP # a second Ctrl-C must not cut the cleanup short
 
 # pid_of NAME PATTERN: the pid in RUNDIR/NAME.pid if that process is alive and
 # its command line contains PATTERN (so a reused pid is never killed).

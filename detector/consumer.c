@@ -1,0 +1,351 @@
+/*
+ * consumer.c: the Kafka consumer of the input topics (see consumer.h).
+ */
+#include "detector/consumer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "detector/kafka_conf.h"
+#include "detector/log.h"
+
+#define MAX_BATCH 4096
+#define MAX_HELD_PARTITIONS 1024
+
+/* Messages of one partition that could not be taken yet, in offset order. */
+typedef struct held {
+    char *topic;
+    int32_t partition;
+    rd_kafka_message_t **msgs;
+    size_t n, cap, first;
+} held_t;
+
+struct fs_consumer {
+    const fs_config_t *cfg;
+    fs_consumer_handler_t handler;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *queue;
+    rd_kafka_topic_partition_list_t *assignment; /* NULL when nothing is assigned */
+    int paused;
+    rd_kafka_message_t *batch[MAX_BATCH];
+    held_t held[MAX_HELD_PARTITIONS];
+    size_t n_held;
+};
+
+static fs_event_kind_t kind_of(const fs_consumer_t *c, const char *topic)
+{
+    return strcmp(topic, c->cfg->topics_errors) == 0 ? FS_EVENT_ERROR : FS_EVENT_PLAYBACK;
+}
+
+/* Asks the handler where each partition of list starts. */
+static void fill_offsets(fs_consumer_t *c, rd_kafka_topic_partition_list_t *list)
+{
+    for (int i = 0; i < list->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &list->elems[i];
+        int64_t next = c->handler.assigned(c->handler.opaque, tp->topic, tp->partition,
+                                           kind_of(c, tp->topic));
+        tp->offset = next < 0 ? RD_KAFKA_OFFSET_BEGINNING : next;
+    }
+}
+
+static void clear_held(fs_consumer_t *c)
+{
+    for (size_t i = 0; i < c->n_held; i++) {
+        held_t *h = &c->held[i];
+        for (size_t j = h->first; j < h->n; j++)
+            rd_kafka_message_destroy(h->msgs[j]);
+        free(h->msgs);
+        free(h->topic);
+    }
+    c->n_held = 0;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *partitions, void *opaque)
+{
+    fs_consumer_t *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        fill_offsets(c, partitions);
+        if (c->assignment)
+            rd_kafka_topic_partition_list_destroy(c->assignment);
+        c->assignment = rd_kafka_topic_partition_list_copy(partitions);
+        rd_kafka_assign(rk, partitions);
+        c->paused = 0;
+        fs_log(FS_LOG_INFO, "partitions_assigned", "count=%d", partitions->cnt);
+    } else {
+        /* Held messages were never applied: the next owner reads them. */
+        clear_held(c);
+        c->handler.revoking(c->handler.opaque);
+        rd_kafka_assign(rk, NULL);
+        if (c->assignment)
+            rd_kafka_topic_partition_list_destroy(c->assignment);
+        c->assignment = NULL;
+        fs_log(FS_LOG_INFO, "partitions_revoked", "count=%d", partitions->cnt);
+    }
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *facility, const char *buf)
+{
+    char q[1024];
+    (void)rk;
+    fs_log(level <= 3 ? FS_LOG_ERROR : level <= 4 ? FS_LOG_WARN : FS_LOG_DEBUG, "librdkafka",
+           "facility=%s message=%s", facility, fs_log_quote(buf, q, sizeof q));
+}
+
+void fs_consumer_free(fs_consumer_t *c)
+{
+    if (!c)
+        return;
+    clear_held(c);
+    if (c->queue)
+        rd_kafka_queue_destroy(c->queue);
+    if (c->rk) {
+        rd_kafka_consumer_close(c->rk);
+        rd_kafka_destroy(c->rk);
+    }
+    if (c->assignment)
+        rd_kafka_topic_partition_list_destroy(c->assignment);
+    free(c);
+}
+
+fs_consumer_t *fs_consumer_new(const fs_config_t *cfg, const fs_consumer_handler_t *handler,
+                               char *err, size_t err_size)
+{
+    fs_consumer_t *c = calloc(1, sizeof *c);
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    fs_config_diag_t diag = {0};
+    if (!c) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    c->cfg = cfg;
+    c->handler = *handler;
+    conf = fs_kafka_conf_new(cfg, &diag);
+    if (!conf) {
+        snprintf(err, err_size, "%s", diag.n ? diag.messages[0] : "kafka configuration");
+        goto fail;
+    }
+    /* The store owns the offsets: Kafka's are never used to resume. */
+    if (rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, err_size) ||
+        rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, err_size) ||
+        rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, err_size))
+        goto fail;
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_opaque(conf, c);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, err_size);
+    if (!c->rk)
+        goto fail;
+    conf = NULL;
+    rd_kafka_poll_set_consumer(c->rk);
+    c->queue = rd_kafka_queue_get_consumer(c->rk);
+    topics = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(topics, cfg->topics_playback, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, cfg->topics_errors, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        snprintf(err, err_size, "subscribe: %s", rd_kafka_err2str(e));
+        goto fail;
+    }
+    fs_config_diag_clear(&diag);
+    return c;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    fs_config_diag_clear(&diag);
+    fs_consumer_free(c);
+    return NULL;
+}
+
+static held_t *find_held(fs_consumer_t *c, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < c->n_held; i++)
+        if (c->held[i].partition == partition && strcmp(c->held[i].topic, topic) == 0)
+            return &c->held[i];
+    return NULL;
+}
+
+static void set_paused(fs_consumer_t *c, const char *topic, int32_t partition, int pause)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, partition);
+    if (pause)
+        rd_kafka_pause_partitions(c->rk, list);
+    else if (!c->paused)
+        rd_kafka_resume_partitions(c->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Keeps m (taken over) behind the partition's held messages. Returns -1 when
+ * it cannot, and the caller must destroy m. */
+static int hold(fs_consumer_t *c, rd_kafka_message_t *m, const char *topic)
+{
+    held_t *h = find_held(c, topic, m->partition);
+    if (!h) {
+        if (c->n_held == MAX_HELD_PARTITIONS)
+            return -1;
+        h = &c->held[c->n_held];
+        memset(h, 0, sizeof *h);
+        if (!(h->topic = strdup(topic)))
+            return -1;
+        h->partition = m->partition;
+        c->n_held++;
+        set_paused(c, topic, m->partition, 1);
+    }
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 64;
+        rd_kafka_message_t **grown = realloc(h->msgs, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        h->msgs = grown;
+        h->cap = cap;
+    }
+    h->msgs[h->n++] = m;
+    return 0;
+}
+
+/* Offers held messages again; releases partitions that drained. */
+static int offer_held(fs_consumer_t *c)
+{
+    int delivered = 0;
+    for (size_t i = 0; i < c->n_held;) {
+        held_t *h = &c->held[i];
+        while (h->first < h->n) {
+            rd_kafka_message_t *m = h->msgs[h->first];
+            if (c->handler.message(c->handler.opaque, h->topic, m->partition,
+                                   kind_of(c, h->topic), m->offset, m->payload ? m->payload : "",
+                                   m->len) != 0)
+                break;
+            rd_kafka_message_destroy(m);
+            h->first++;
+            delivered++;
+        }
+        if (h->first < h->n) {
+            i++;
+            continue;
+        }
+        set_paused(c, h->topic, h->partition, 0);
+        free(h->msgs);
+        free(h->topic);
+        c->held[i] = c->held[--c->n_held];
+    }
+    return delivered;
+}
+
+int fs_consumer_poll(fs_consumer_t *c, int timeout_ms, int max)
+{
+    if (max > MAX_BATCH)
+        max = MAX_BATCH;
+    int delivered = offer_held(c);
+    ssize_t n = rd_kafka_consume_batch_queue(c->queue, delivered ? 0 : timeout_ms, c->batch,
+                                             (size_t)max);
+    for (ssize_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = c->batch[i];
+        if (m->err) {
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                const char *topic = rd_kafka_topic_name(m->rkt);
+                if (!find_held(c, topic, m->partition))
+                    c->handler.at_end(c->handler.opaque, topic, m->partition);
+            } else {
+                char q[512];
+                fs_log(FS_LOG_WARN, "consume_error", "reason=%s",
+                       fs_log_quote(rd_kafka_message_errstr(m), q, sizeof q));
+            }
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        /* Behind a held message of its partition, a message waits too. */
+        if (find_held(c, topic, m->partition) ||
+            c->handler.message(c->handler.opaque, topic, m->partition, kind_of(c, topic),
+                               m->offset, m->payload ? m->payload : "", m->len) != 0) {
+            if (hold(c, m, topic) == 0)
+                continue;
+            /* Cannot hold it: fetch it again later rather than lose it. */
+            fs_log(FS_LOG_WARN, "hold_failed", "topic=%s partition=%d offset=%lld", topic,
+                   (int)m->partition, (long long)m->offset);
+            rd_kafka_seek(m->rkt, m->partition, m->offset, 1000);
+        } else {
+            delivered++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    return delivered;
+}
+
+void fs_consumer_pause(fs_consumer_t *c)
+{
+    if (c->paused || !c->assignment)
+        return;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (rd_kafka_assignment(c->rk, &list) == 0) {
+        rd_kafka_pause_partitions(c->rk, list);
+        rd_kafka_topic_partition_list_destroy(list);
+    }
+    c->paused = 1;
+}
+
+void fs_consumer_resume(fs_consumer_t *c)
+{
+    if (!c->paused)
+        return;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (rd_kafka_assignment(c->rk, &list) == 0) {
+        rd_kafka_resume_partitions(c->rk, list);
+        rd_kafka_topic_partition_list_destroy(list);
+    }
+    c->paused = 0;
+}
+
+void fs_consumer_reseek(fs_consumer_t *c)
+{
+    if (!c->assignment)
+        return;
+    fill_offsets(c, c->assignment);
+    rd_kafka_assign(c->rk, c->assignment);
+    c->paused = 0;
+}
+
+void fs_consumer_commit(fs_consumer_t *c, const char *topic, int32_t partition, int64_t next)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, partition)->offset = next;
+    rd_kafka_commit(c->rk, list, 1);
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+int64_t fs_consumer_lag(fs_consumer_t *c)
+{
+    if (!c->assignment)
+        return -1;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_copy(c->assignment);
+    int64_t lag = 0;
+    if (rd_kafka_position(c->rk, list) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_destroy(list);
+        return -1;
+    }
+    for (int i = 0; i < list->cnt; i++) {
+        int64_t lo, hi;
+        rd_kafka_topic_partition_t *tp = &list->elems[i];
+        if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) ||
+            hi < 0) {
+            lag = -1;
+            break;
+        }
+        int64_t pos = tp->offset >= 0 ? tp->offset : lo;
+        if (hi > pos)
+            lag += hi - pos;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return lag;
+}
+
+int fs_consumer_assigned(const fs_consumer_t *c)
+{
+    return c->assignment ? c->assignment->cnt : 0;
+}

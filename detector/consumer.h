@@ -1,0 +1,69 @@
+/*
+ * consumer.h: reads the input topics in a Kafka consumer group.
+ *
+ * Offsets belong to the store, not to Kafka: when partitions are assigned
+ * the handler says where each one starts (the store's offset + 1), and
+ * foreshock commits to Kafka only as a courtesy after each store batch, so
+ * the usual lag tools see the group's progress. Consumption can be paused
+ * as a whole (the store is unavailable) and resumed where it stopped.
+ * Not thread safe; handler callbacks run inside fs_consumer_poll.
+ */
+#ifndef FS_DETECTOR_CONSUMER_H
+#define FS_DETECTOR_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "detector/event.h"
+
+typedef struct fs_consumer fs_consumer_t;
+
+typedef struct fs_consumer_handler {
+    void *opaque;
+    /* A partition was assigned: return the next offset to read (the stored
+     * offset + 1), or -1 to start at the beginning of the partition. */
+    int64_t (*assigned)(void *opaque, const char *topic, int32_t partition,
+                        fs_event_kind_t kind);
+    /* Every partition is about to be revoked: commit what can be committed. */
+    void (*revoking)(void *opaque);
+    /* The consumer has read everything the partition holds so far. */
+    void (*at_end)(void *opaque, const char *topic, int32_t partition);
+    /* One message. Returns 0 when taken, or 1 when it cannot be taken yet:
+     * the consumer then holds it (and the rest of its partition), pauses the
+     * partition and offers it again on later polls. */
+    int (*message)(void *opaque, const char *topic, int32_t partition, fs_event_kind_t kind,
+                   int64_t offset, const char *payload, size_t len);
+} fs_consumer_handler_t;
+
+/* Subscribes to cfg's playback and error topics. NULL with reason in err. */
+fs_consumer_t *fs_consumer_new(const fs_config_t *cfg, const fs_consumer_handler_t *handler,
+                               char *err, size_t err_size);
+
+/* Leaves the group (running the revoke handler) and frees. Accepts NULL. */
+void fs_consumer_free(fs_consumer_t *c);
+
+/* Delivers up to max messages, waiting at most timeout_ms for the first.
+ * Returns the number delivered. */
+int fs_consumer_poll(fs_consumer_t *c, int timeout_ms, int max);
+
+/* Stops fetching from every assigned partition / starts again where the
+ * last delivered message left off. */
+void fs_consumer_pause(fs_consumer_t *c);
+void fs_consumer_resume(fs_consumer_t *c);
+
+/* Re-reads the start offsets of every assigned partition from the handler
+ * (after the store refused a batch) and seeks there. */
+void fs_consumer_reseek(fs_consumer_t *c);
+
+/* Commits `next` (last applied + 1) for a partition to Kafka, asynchronously. */
+void fs_consumer_commit(fs_consumer_t *c, const char *topic, int32_t partition, int64_t next);
+
+/* Messages behind the high watermark over all assigned partitions (-1 if
+ * not known yet), from the consumer's cached watermarks. */
+int64_t fs_consumer_lag(fs_consumer_t *c);
+
+/* Number of assigned partitions. */
+int fs_consumer_assigned(const fs_consumer_t *c);
+
+#endif

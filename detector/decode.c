@@ -615,16 +615,18 @@ enum {
     S_ROOT_DONE,    /* after the one top-level value: nothing more may come */
 };
 
-/* For each state: the separator before the next token (0: none, 1: no token allowed). */
-static const char state_sep[] = {0, ':', ',', 0, ',', 0, 1};
-/* For each state: the state after the next token. */
-static const unsigned char state_next[] = {S_OBJECT_KEY,  S_OBJECT_VALUE, S_OBJECT_KEY,
-                                           S_ARRAY_VALUE, S_ARRAY_VALUE,  S_ROOT_DONE,
-                                           S_ROOT_DONE};
-/* For each state: whether the next token is an object key. */
-static const unsigned char state_key[] = {1, 0, 1, 0, 0, 0, 0};
-/* For each state: whether a closing bracket may come now. */
-static const unsigned char state_closes[] = {1, 0, 1, 1, 1, 0, 0};
+/* What each state allows next. */
+static const struct {
+    char sep;             /* separator before the next token; 0 none, 1 no token allowed */
+    unsigned char next;   /* state after the next token */
+    unsigned char key;    /* the next token is an object key */
+    unsigned char closes; /* a closing bracket may come now */
+} states_table[] = {
+    [S_OBJECT_START] = {0, S_OBJECT_KEY, 1, 1},   [S_OBJECT_KEY] = {':', S_OBJECT_VALUE, 0, 0},
+    [S_OBJECT_VALUE] = {',', S_OBJECT_KEY, 1, 1}, [S_ARRAY_START] = {0, S_ARRAY_VALUE, 0, 1},
+    [S_ARRAY_VALUE] = {',', S_ARRAY_VALUE, 0, 1}, [S_ROOT_START] = {0, S_ROOT_DONE, 0, 0},
+    [S_ROOT_DONE] = {1, S_ROOT_DONE, 0, 0},
+};
 
 /* Whether buf[from..to) holds what JSON allows between two tokens, with sep in it. */
 static inline int gap_ok(const char *buf, size_t from, size_t to, char sep)
@@ -650,59 +652,57 @@ static const char *check_grammar(fs_decoder_t *d, const char *buf, size_t len, i
     int top = 0;
     size_t cur = 0;
 
+    const int check_ctrl = sc->ctrl;
     ends[0] = SIZE_MAX;
     states[0] = S_ROOT_START;
     for (int i = 0; i < n; i++) {
         const jsmntok_t *t = &toks[i];
-        size_t start = (size_t)t->start - (t->type == JSMN_STRING);
+        const jsmntype_t type = t->type;
+        size_t start = (size_t)t->start - (type == JSMN_STRING);
 
         /* Containers that end before this token are closed first. */
         while (ends[top] <= start) {
-            if (!state_closes[states[top]] || !gap_ok(buf, cur, ends[top] - 1, 0))
+            if (!states_table[states[top]].closes || !gap_ok(buf, cur, ends[top] - 1, 0))
                 return R_JSON;
             cur = ends[top];
             top--;
         }
 
-        int state = states[top];
-        char sep = state_sep[state];
+        const int state = states[top];
+        const char sep = states_table[state].sep;
+        const int is_key = states_table[state].key;
         if (sep == 1 || start < cur || !gap_ok(buf, cur, start, sep))
             return R_JSON;
-        states[top] = state_next[state];
+        states[top] = states_table[state].next;
 
-        switch (t->type) {
-        case JSMN_STRING:
-            if (sc->ctrl) {
+        if (type == JSMN_STRING) {
+            if (check_ctrl) {
                 for (int j = t->start; j < t->end; j++)
                     if ((unsigned char)buf[j] < 0x20)
                         return R_JSON;
             }
-            if (state_key[state] && top == 1 && collect)
+            if (is_key && top == 1 && collect)
                 note_key(d, buf, sc, i, mask);
             cur = (size_t)t->end + 1;
-            break;
-        case JSMN_PRIMITIVE:
-            if (state_key[state] || !valid_primitive(buf + t->start, (size_t)(t->end - t->start)))
+        } else if (type == JSMN_PRIMITIVE) {
+            if (is_key || !valid_primitive(buf + t->start, (size_t)(t->end - t->start)))
                 return R_JSON;
             cur = (size_t)t->end;
-            break;
-        case JSMN_OBJECT:
-        case JSMN_ARRAY:
-            if (state_key[state])
+        } else if (type == JSMN_OBJECT || type == JSMN_ARRAY) {
+            if (is_key)
                 return R_JSON;
             if (top == FS_DECODE_MAX_DEPTH)
                 return R_DEEP;
             top++;
             ends[top] = (size_t)t->end;
-            states[top] = t->type == JSMN_OBJECT ? S_OBJECT_START : S_ARRAY_START;
+            states[top] = type == JSMN_OBJECT ? S_OBJECT_START : S_ARRAY_START;
             cur = (size_t)t->start + 1;
-            break;
-        default:
+        } else {
             return R_JSON;
         }
     }
     while (top > 0) {
-        if (!state_closes[states[top]] || !gap_ok(buf, cur, ends[top] - 1, 0))
+        if (!states_table[states[top]].closes || !gap_ok(buf, cur, ends[top] - 1, 0))
             return R_JSON;
         cur = ends[top];
         top--;
@@ -755,17 +755,21 @@ static int is_null(const char *buf, const jsmntok_t *t)
 static const char *ts_integer(const char *s, size_t n, int64_t *ms)
 {
     int64_t v = 0;
-    size_t i = 0;
 
-    if (!(s[0] == '-' || is_digit(s[0])))
-        return "ts has the wrong type"; /* true, false or null */
-    for (size_t j = 0; j < n; j++)
-        if (s[j] == '.' || s[j] == 'e' || s[j] == 'E')
-            return "ts has the wrong type";
-    if (s[0] == '-' || n > 15)
-        return "ts out of range";
-    for (; i < n; i++)
+    if (s[0] == 't' || s[0] == 'f' || s[0] == 'n')
+        return "ts has the wrong type";
+    /* The token is a valid JSON number: digits, or a sign, fraction or exponent too. */
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit(s[i])) {
+            for (; i < n; i++)
+                if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
+                    return "ts has the wrong type";
+            return "ts out of range"; /* negative */
+        }
         v = v * 10 + (s[i] - '0');
+        if (v > TS_MAX_MS)
+            return "ts out of range";
+    }
     *ms = v;
     return NULL;
 }

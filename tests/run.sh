@@ -6,7 +6,8 @@
 #   1. tests/stack/deps.sh (installs missing Debian packages; no-op otherwise)
 #   2. cmake -S . -B build -DFS_WERROR=ON|OFF (ON when CI=true); cmake --build build -j2
 #   3. services: if FORESHOCK_TEST_KAFKA and FORESHOCK_TEST_REDIS are BOTH already
-#      set (host:port), those existing services are used and nothing is started.
+#      set (host:port), those existing services are used and nothing is started
+#      (FORESHOCK_TEST_REDIS_SERVER defaults to the redis-server on PATH).
 #      Otherwise tests/stack/start.sh starts a Kafka 4.1.1 broker and a
 #      redis-server on free loopback ports in a fresh mktemp -d folder and its
 #      env file is sourced (FORESHOCK_TEST_KAFKA, FORESHOCK_TEST_REDIS,
@@ -88,6 +89,10 @@ if [[ -n "${FORESHOCK_TEST_KAFKA:-}" && -n "${FORESHOCK_TEST_REDIS:-}" ]]; then
   phase ""
   echo "run.sh: using the existing services FORESHOCK_TEST_KAFKA=$FORESHOCK_TEST_KAFKA" \
     "FORESHOCK_TEST_REDIS=$FORESHOCK_TEST_REDIS (starting nothing)" >&2
+  if [[ -z "${FORESHOCK_TEST_REDIS_SERVER:-}" ]] && command -v redis-server >/dev/null; then
+    FORESHOCK_TEST_REDIS_SERVER="$(command -v redis-server)"
+    export FORESHOCK_TEST_REDIS_SERVER
+  fi
 else
   if [[ -n "${FORESHOCK_TEST_KAFKA:-}${FORESHOCK_TEST_REDIS:-}" ]]; then
     echo "run.sh: only one of FORESHOCK_TEST_KAFKA/FORESHOCK_TEST_REDIS is set; starting both" >&2

@@ -1,0 +1,219 @@
+/*
+ * check_pipeline.c: the pipeline over the in-memory store: dead letters,
+ * late and future events, offsets and fences, watermark alignment between
+ * partitions, and a failure burst that fires once and resolves once.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "detector/pipeline.h"
+#include "detector/store_memory.h"
+
+#define T0 1795000000000LL
+#define NOW (T0 + 86400000LL)
+
+typedef struct sink_log {
+    int dead, alerts_firing, alerts_resolved;
+    char last_reason[128];
+    char last_alert[8192];
+    fs_pipeline_t *p;
+} sink_log_t;
+
+static void on_dead(void *opaque, const char *topic, int32_t partition, int64_t offset,
+                    const void *payload, size_t len, const char *reason)
+{
+    sink_log_t *log = opaque;
+    (void)topic, (void)partition, (void)offset, (void)payload, (void)len;
+    log->dead++;
+    snprintf(log->last_reason, sizeof log->last_reason, "%s", reason);
+}
+
+static void on_alert(void *opaque, const char *id, const char *fp, const char *message)
+{
+    sink_log_t *log = opaque;
+    (void)fp;
+    if (strstr(message, "\"status\":\"firing\""))
+        log->alerts_firing++;
+    else
+        log->alerts_resolved++;
+    snprintf(log->last_alert, sizeof log->last_alert, "%s", message);
+    fs_pipeline_delivered(log->p, id);
+}
+
+typedef struct fixture {
+    fs_config_t *cfg;
+    fs_store_t *store;
+    fs_pipeline_t *p;
+    sink_log_t log;
+} fixture_t;
+
+static void setup(fixture_t *f, const char *const *overrides, size_t n)
+{
+    char err[256];
+    fs_config_diag_t diag = {0};
+    memset(f, 0, sizeof *f);
+    f->cfg = fs_config_new();
+    ck_assert_ptr_nonnull(f->cfg);
+    fs_config_set_default(f->cfg, "store", "memory");
+    fs_config_set_default(f->cfg, "dimensions", "country");
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(fs_config_override(f->cfg, overrides[i], (int)i + 1, &diag), 0);
+    ck_assert_int_eq(fs_config_finish(f->cfg, &diag), 0);
+    f->store = fs_store_memory_open(f->cfg->redis_retention_ms, err, sizeof err);
+    fs_pipeline_sink_t sink = {&f->log, on_dead, on_alert};
+    f->p = fs_pipeline_new(f->cfg, f->store, &sink, err, sizeof err);
+    ck_assert_msg(f->p != NULL, "%s", err);
+    f->log.p = f->p;
+}
+
+static void teardown(fixture_t *f)
+{
+    fs_pipeline_free(f->p);
+    fs_store_free(f->store);
+    fs_config_free(f->cfg);
+}
+
+static int send(fixture_t *f, int handle, int64_t offset, int64_t ts, const char *country,
+                int failed)
+{
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "{\"ts\":%lld,\"outcome\":\"%s\",\"country\":\"%s\"}",
+                     (long long)ts, failed ? "failed" : "ok", country);
+    return fs_pipeline_message(f->p, handle, offset, msg, (size_t)n, NOW);
+}
+
+static fs_pipeline_stats_t stats(fixture_t *f)
+{
+    fs_pipeline_stats_t s;
+    fs_pipeline_stats(f->p, &s);
+    return s;
+}
+
+START_TEST(invalid_late_and_future_events_are_counted_not_applied)
+{
+    fixture_t f;
+    setup(&f, NULL, 0);
+    int h = fs_pipeline_add_partition(f.p, "plays", 0, FS_EVENT_PLAYBACK, -1);
+    ck_assert_int_eq(fs_pipeline_message(f.p, h, 0, "nope", 4, NOW), FS_PIPELINE_TAKEN);
+    ck_assert_int_eq(f.log.dead, 1);
+    ck_assert_str_eq(f.log.last_reason, "not valid JSON");
+    send(&f, h, 1, T0, "SE", 0);
+    /* Move the watermark 30 s on: the buckets before T0+25s close. */
+    send(&f, h, 2, T0 + 30000, "SE", 0);
+    send(&f, h, 3, T0 + 1000, "SE", 0); /* late */
+    send(&f, h, 4, NOW + 3600000, "SE", 0); /* an hour in the future */
+    fs_pipeline_stats_t s = stats(&f);
+    ck_assert_uint_eq(s.invalid, 1);
+    ck_assert_uint_eq(s.late, 1);
+    ck_assert_uint_eq(s.future, 1);
+    ck_assert_uint_eq(s.events, 2);
+    ck_assert_int_eq(s.watermark_ms, T0 + 25000);
+    /* A message at or below the last offset is ignored. */
+    send(&f, h, 4, T0 + 30000, "SE", 0);
+    ck_assert_uint_eq(stats(&f).events, 2);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(offsets_are_fenced)
+{
+    fixture_t f;
+    char err[256];
+    setup(&f, NULL, 0);
+    int h = fs_pipeline_add_partition(f.p, "plays", 3, FS_EVENT_PLAYBACK, -1);
+    send(&f, h, 10, T0, "SE", 0);
+    ck_assert_int_eq(fs_pipeline_flush(f.p, err, sizeof err), FS_STORE_OK);
+    int64_t stored;
+    ck_assert_int_eq(fs_store_offset(f.store, "plays", 3, &stored, err, sizeof err), 0);
+    ck_assert_int_eq(stored, 10);
+    ck_assert(!fs_pipeline_dirty(f.p));
+
+    /* A second pipeline that believes nothing is stored is refused. */
+    fs_pipeline_sink_t sink = {&f.log, on_dead, on_alert};
+    fs_pipeline_t *other = fs_pipeline_new(f.cfg, f.store, &sink, err, sizeof err);
+    int h2 = fs_pipeline_add_partition(other, "plays", 3, FS_EVENT_PLAYBACK, -1);
+    send(&(fixture_t){.p = other}, h2, 11, T0, "SE", 0);
+    ck_assert_int_eq(fs_pipeline_flush(other, err, sizeof err), FS_STORE_EFENCE);
+    ck_assert_int_eq(fs_store_offset(f.store, "plays", 3, &stored, err, sizeof err), 0);
+    ck_assert_int_eq(stored, 10);
+    fs_pipeline_free(other);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(a_partition_ahead_waits_for_the_slow_one)
+{
+    fixture_t f;
+    setup(&f, NULL, 0);
+    int slow = fs_pipeline_add_partition(f.p, "plays", 0, FS_EVENT_PLAYBACK, -1);
+    int fast = fs_pipeline_add_partition(f.p, "plays", 1, FS_EVENT_PLAYBACK, -1);
+    ck_assert_int_eq(send(&f, slow, 0, T0, "SE", 0), FS_PIPELINE_TAKEN);
+    ck_assert_int_eq(send(&f, fast, 0, T0 + 1000, "SE", 0), FS_PIPELINE_TAKEN);
+    /* Two minutes ahead, beyond the 60 s horizon: it must wait. */
+    ck_assert_int_eq(send(&f, fast, 1, T0 + 120000, "SE", 0), FS_PIPELINE_AHEAD);
+    ck_assert_uint_eq(stats(&f).events, 2);
+    /* The slow partition catches up; nothing of it is late. */
+    for (int i = 1; i <= 100; i++)
+        ck_assert_int_eq(send(&f, slow, i, T0 + i * 1000, "SE", 0), FS_PIPELINE_TAKEN);
+    ck_assert_uint_eq(stats(&f).late, 0);
+    ck_assert_int_eq(send(&f, fast, 1, T0 + 120000, "SE", 0), FS_PIPELINE_TAKEN);
+    /* A jump of the slow partition waits for the other to pass 400 s, or to
+     * be known to have nothing more. */
+    ck_assert_int_eq(send(&f, slow, 101, T0 + 400000, "SE", 0), FS_PIPELINE_AHEAD);
+    fs_pipeline_partition_at_end(f.p, fast);
+    ck_assert_int_eq(send(&f, slow, 101, T0 + 400000, "SE", 0), FS_PIPELINE_TAKEN);
+    ck_assert_uint_eq(stats(&f).late, 0);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(burst_fires_once_and_resolves_once)
+{
+    fixture_t f;
+    char err[256];
+    const char *x[] = {"detect.warmup=2m"};
+    setup(&f, x, 1);
+    int h = fs_pipeline_add_partition(f.p, "plays", 0, FS_EVENT_PLAYBACK, -1);
+    int64_t offset = 0;
+    unsigned rng = 12345;
+    /* 20 minutes at 200 attempts/s: 1% failures, 20% from minute 10 to 12. */
+    for (int sec = 0; sec < 1200; sec++) {
+        int burst = sec >= 600 && sec < 720;
+        for (int i = 0; i < 200; i++) {
+            rng = rng * 1103515245u + 12345u;
+            int failed = (int)((rng >> 8) % 1000) < (burst ? 200 : 10);
+            send(&f, h, offset++, T0 + sec * 1000 + i * 5, "BR", failed);
+        }
+        if (sec % 5 == 0)
+            ck_assert_int_eq(fs_pipeline_flush(f.p, err, sizeof err), FS_STORE_OK);
+    }
+    fs_pipeline_drain(f.p);
+    ck_assert_int_eq(fs_pipeline_flush(f.p, err, sizeof err), FS_STORE_OK);
+    /* Two slices (all traffic and country=BR) carry the same burst. */
+    ck_assert_int_eq(f.log.alerts_firing, 2);
+    ck_assert_int_eq(f.log.alerts_resolved, 2);
+    ck_assert_uint_eq(stats(&f).open_alerts, 0);
+    ck_assert_ptr_nonnull(strstr(f.log.last_alert, "PlaybackFailureBurst"));
+    teardown(&f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("pipeline");
+    TCase *tc = tcase_create("memory store");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, invalid_late_and_future_events_are_counted_not_applied);
+    tcase_add_test(tc, offsets_are_fenced);
+    tcase_add_test(tc, a_partition_ahead_waits_for_the_slow_one);
+    tcase_add_test(tc, burst_fires_once_and_resolves_once);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

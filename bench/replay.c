@@ -41,6 +41,7 @@ typedef struct input {
     int handle;
     int64_t line;
     double size;
+    double read; /* bytes read so far (ftell costs a system call) */
     int done;
 } input_t;
 
@@ -241,10 +242,8 @@ int fs_bench_replay_main(int argc, char **argv)
         else if (inputs[1].done)
             in = &inputs[0];
         else
-            in = (double)ftell(inputs[0].f) / inputs[0].size <=
-                         (double)ftell(inputs[1].f) / inputs[1].size
-                     ? &inputs[0]
-                     : &inputs[1];
+            in = inputs[0].read / inputs[0].size <= inputs[1].read / inputs[1].size ? &inputs[0]
+                                                                                     : &inputs[1];
         if (in->held) {
             /* The other file is behind in event time: read it first. */
             input_t *other = in == &inputs[0] ? &inputs[1] : &inputs[0];
@@ -263,6 +262,7 @@ int fs_bench_replay_main(int argc, char **argv)
                 fs_pipeline_remove_partition(pipeline, in->handle);
                 continue;
             }
+            in->read += (double)len;
             if (len > 0 && line[len - 1] == '\n')
                 len--;
             if (len == 0) {

@@ -5,8 +5,9 @@
  * Generates about a million realistic playback and error events in memory
  * (varied countries, platforms, app versions and CDNs; integer and RFC 3339
  * timestamps; a few escaped strings), decodes them all several times with one
- * decoder, and prints the best pass in events/s and ns/event. No timing is
- * asserted: this is a program to read, not a test.
+ * decoder, and prints events/s and ns/event for the best pass and for the best
+ * chunk of 10,000 events. No timing is asserted: this is a program to read,
+ * not a test.
  *
  * Usage: foreshock-bench-decode [EVENTS] [PASSES]
  */
@@ -17,6 +18,9 @@
 #include <time.h>
 
 #include "detector/decode.h"
+
+/* Events per timed chunk. */
+#define CHUNK 10000
 
 struct msg {
     size_t off, len;
@@ -115,14 +119,19 @@ int main(int argc, char **argv)
         bytes += msgs[i].len;
     }
 
-    double best = 1e300;
+    /*
+     * Each pass is timed as a whole and in chunks of CHUNK events. The host
+     * may be shared, and interference only ever adds time, so the fastest
+     * chunk is the best estimate of the undisturbed cost.
+     */
+    double best_pass = 1e300, best_chunk = 1e300;
     size_t invalid = 0;
     int64_t checksum = 0;
     for (int pass = 0; pass < passes; pass++) {
         fs_event_t ev;
         const char *reason;
         invalid = 0;
-        double t0 = now_seconds();
+        double t0 = now_seconds(), tc = t0;
         for (size_t i = 0; i < n_events; i++) {
             if (fs_decoder_decode(d, msgs[i].kind, arena + msgs[i].off, msgs[i].len, &ev,
                                   &reason)) {
@@ -132,20 +141,28 @@ int main(int argc, char **argv)
                 continue;
             }
             checksum += ev.ts_ms + ev.failed + (int64_t)ev.dims[0].len + (int64_t)ev.user.len;
+            if ((i + 1) % CHUNK == 0) {
+                double t = now_seconds();
+                if (t - tc < best_chunk)
+                    best_chunk = t - tc;
+                tc = t;
+            }
         }
         double dt = now_seconds() - t0;
-        if (dt < best)
-            best = dt;
+        if (dt < best_pass)
+            best_pass = dt;
     }
 
-    printf("events       %zu (%.0f bytes on average), %d passes\n", n_events,
+    printf("events         %zu (%.0f bytes on average), %d passes\n", n_events,
            (double)bytes / (double)n_events, passes);
-    printf("invalid      %zu\n", invalid);
-    printf("best pass    %.3f s\n", best);
-    printf("throughput   %.0f events/s, %.1f MB/s\n", (double)n_events / best,
-           (double)bytes / best / 1e6);
-    printf("cost         %.1f ns/event\n", best * 1e9 / (double)n_events);
-    printf("checksum     %lld\n", (long long)checksum);
+    printf("invalid        %zu\n", invalid);
+    printf("best pass      %.3f s: %.0f events/s, %.1f ns/event, %.1f MB/s\n", best_pass,
+           (double)n_events / best_pass, best_pass * 1e9 / (double)n_events,
+           (double)bytes / best_pass / 1e6);
+    if (n_events >= CHUNK)
+        printf("best chunk     %d events: %.0f events/s, %.1f ns/event\n", CHUNK,
+               CHUNK / best_chunk, best_chunk * 1e9 / CHUNK);
+    printf("checksum       %lld\n", (long long)checksum);
     status = invalid ? 1 : 0;
 
 done:

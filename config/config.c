@@ -610,7 +610,16 @@ static int check_pairs(fs_config_t *cfg, fs_config_diag_t *diag)
 {
     int problems = 0;
     fs_config_origin_t origin = fs_config_origin(cfg, "slices.pairs");
+    static const char *const reserved[] = {"code", "alertname", "severity"};
     for (size_t i = 0; i < cfg->dimensions.n; i++) {
+        for (size_t r = 0; r < sizeof reserved / sizeof reserved[0]; r++) {
+            if (strcmp(cfg->dimensions.items[i], reserved[r]) == 0) {
+                fs_config_diag_add(diag, fs_config_origin(cfg, "dimensions"), "dimensions",
+                                   "'%s' is reserved (error code slices and alert labels use it)",
+                                   reserved[r]);
+                problems++;
+            }
+        }
         if (strchr(cfg->dimensions.items[i], '+')) {
             fs_config_diag_add(diag, fs_config_origin(cfg, "dimensions"), "dimensions",
                                "'%s': a dimension name cannot contain '+'",

@@ -33,6 +33,7 @@ struct fs_consumer {
     rd_kafka_message_t *batch[MAX_BATCH];
     held_t held[MAX_HELD_PARTITIONS];
     size_t n_held;
+    rd_kafka_topic_partition_list_t *to_commit;
 };
 
 static fs_event_kind_t kind_of(const fs_consumer_t *c, const char *topic)
@@ -100,6 +101,8 @@ void fs_consumer_free(fs_consumer_t *c)
     if (!c)
         return;
     clear_held(c);
+    if (c->to_commit)
+        rd_kafka_topic_partition_list_destroy(c->to_commit);
     if (c->queue)
         rd_kafka_queue_destroy(c->queue);
     if (c->rk) {
@@ -311,12 +314,21 @@ void fs_consumer_reseek(fs_consumer_t *c)
     c->paused = 0;
 }
 
-void fs_consumer_commit(fs_consumer_t *c, const char *topic, int32_t partition, int64_t next)
+void fs_consumer_commit_add(fs_consumer_t *c, const char *topic, int32_t partition, int64_t next)
 {
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, topic, partition)->offset = next;
-    rd_kafka_commit(c->rk, list, 1);
-    rd_kafka_topic_partition_list_destroy(list);
+    if (!c->to_commit)
+        c->to_commit = rd_kafka_topic_partition_list_new(16);
+    rd_kafka_topic_partition_list_add(c->to_commit, topic, partition)->offset = next;
+}
+
+void fs_consumer_commit_send(fs_consumer_t *c)
+{
+    if (!c->to_commit)
+        return;
+    if (c->to_commit->cnt > 0 && c->assignment)
+        rd_kafka_commit(c->rk, c->to_commit, 1);
+    rd_kafka_topic_partition_list_destroy(c->to_commit);
+    c->to_commit = NULL;
 }
 
 int64_t fs_consumer_lag(fs_consumer_t *c)

@@ -56,8 +56,12 @@ void fs_consumer_resume(fs_consumer_t *c);
  * (after the store refused a batch) and seeks there. */
 void fs_consumer_reseek(fs_consumer_t *c);
 
-/* Commits `next` (last applied + 1) for a partition to Kafka, asynchronously. */
-void fs_consumer_commit(fs_consumer_t *c, const char *topic, int32_t partition, int64_t next);
+/* Adds `next` (last applied + 1) of a partition to the pending commit. */
+void fs_consumer_commit_add(fs_consumer_t *c, const char *topic, int32_t partition, int64_t next);
+
+/* Commits the pending offsets to Kafka asynchronously, for lag monitoring
+ * only: foreshock resumes from the store's offsets, never from these. */
+void fs_consumer_commit_send(fs_consumer_t *c);
 
 /* Messages behind the high watermark over all assigned partitions (-1 if
  * not known yet), from the consumer's cached watermarks. */

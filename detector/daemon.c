@@ -192,12 +192,23 @@ static int on_message(void *opaque, const char *topic, int32_t partition, fs_eve
 
 /* ---- flush and recovery ---- */
 
+static void add_commit(void *opaque, const char *topic, int32_t partition, int64_t stored)
+{
+    daemon_t *d = opaque;
+    if (stored >= 0)
+        fs_consumer_commit_add(d->consumer, topic, partition, stored + 1);
+}
+
 static int flush_now(daemon_t *d)
 {
     char err[512], q[600];
     fs_publisher_poll(d->publisher);
     int rc = fs_pipeline_flush(d->pipeline, err, sizeof err);
     if (rc == FS_STORE_OK) {
+        if (d->consumer) {
+            fs_pipeline_stored_offsets(d->pipeline, add_commit, d);
+            fs_consumer_commit_send(d->consumer);
+        }
         if (d->store_down) {
             fs_log(FS_LOG_INFO, "store_available", NULL);
             d->store_down = 0;

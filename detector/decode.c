@@ -3,17 +3,19 @@
  *
  * Four steps, each linear in the message:
  *
- *  1. One pass over the bytes (eight at a time while they are plain ASCII)
- *     validates UTF-8, rejects control characters JSON never allows, and
- *     notes whether the message has any backslash, tab/newline or bracket at
- *     all, so the later steps can skip work for the common flat event.
+ *  1. One pass over the bytes (16 at a time with SSE2, else 8, while they
+ *     are plain ASCII) validates UTF-8, rejects control characters JSON never
+ *     allows, and notes whether the message has any backslash, tab/newline
+ *     or bracket at all, so the later steps can skip work for the common
+ *     flat event.
  *  2. jsmn (strict mode, parent links) splits the message into tokens.
  *  3. jsmn is lax: it does not check separators (`[1 2]`, `{"a":1,}`), the
  *     spelling of primitives (`tru`, `01`, `1.`), control characters inside
- *     strings or what follows the top-level value. A walk over the tokens
- *     checks all of that against the text between tokens, so the message is
- *     accepted only if it is RFC 8259 JSON. The same walk matches the keys of
- *     the top-level object against the fields the decoder cares about.
+ *     strings or what follows the top-level value. A recursive walk over the
+ *     tokens checks all of that against the text between tokens, so the
+ *     message is accepted only if it is RFC 8259 JSON. The same walk matches
+ *     the keys of the top-level object against the fields the decoder cares
+ *     about (by length first, then bytes).
  *  4. The matched values are type-checked, unescaped when they hold a
  *     backslash (into scratch memory owned by the decoder) and stored.
  *
@@ -601,33 +603,6 @@ static void note_key(fs_decoder_t *d, const char *buf, const struct scan *sc, in
         d->value_tok[fi] = k + 1;
 }
 
-/*
- * Where the grammar walk is inside one object or array, or at the top level
- * (the ROOT states, in a pseudo-container that never closes).
- */
-enum {
-    S_OBJECT_START, /* after '{' */
-    S_OBJECT_KEY,   /* after a key: ':' and a value come next */
-    S_OBJECT_VALUE, /* after a value: ',' and a key, or '}' */
-    S_ARRAY_START,  /* after '[' */
-    S_ARRAY_VALUE,  /* after a value: ',' and a value, or ']' */
-    S_ROOT_START,   /* nothing yet */
-    S_ROOT_DONE,    /* after the one top-level value: nothing more may come */
-};
-
-/* What each state allows next. */
-static const struct {
-    char sep;             /* separator before the next token; 0 none, 1 no token allowed */
-    unsigned char next;   /* state after the next token */
-    unsigned char key;    /* the next token is an object key */
-    unsigned char closes; /* a closing bracket may come now */
-} states_table[] = {
-    [S_OBJECT_START] = {0, S_OBJECT_KEY, 1, 1},   [S_OBJECT_KEY] = {':', S_OBJECT_VALUE, 0, 0},
-    [S_OBJECT_VALUE] = {',', S_OBJECT_KEY, 1, 1}, [S_ARRAY_START] = {0, S_ARRAY_VALUE, 0, 1},
-    [S_ARRAY_VALUE] = {',', S_ARRAY_VALUE, 0, 1}, [S_ROOT_START] = {0, S_ROOT_DONE, 0, 0},
-    [S_ROOT_DONE] = {1, S_ROOT_DONE, 0, 0},
-};
-
 /* Whether buf[from..to) holds what JSON allows between two tokens, with sep in it. */
 static inline int gap_ok(const char *buf, size_t from, size_t to, char sep)
 {
@@ -635,6 +610,96 @@ static inline int gap_ok(const char *buf, size_t from, size_t to, char sep)
     if (to - from == (sep != 0) && (sep == 0 || buf[from] == sep))
         return 1;
     return valid_gap(buf, from, to, sep);
+}
+
+/* A walk over jsmn's tokens, in document order. */
+struct walk {
+    fs_decoder_t *d;
+    const char *buf;
+    const struct scan *sc;
+    const jsmntok_t *toks;
+    int n;         /* tokens */
+    int i;         /* next token */
+    size_t cur;    /* first byte of buf not yet accounted for */
+    uint32_t mask; /* fields to note among the top-level keys */
+};
+
+/* Where token t's text starts in buf (strings: at the opening quote). */
+static inline size_t tok_start(const jsmntok_t *t)
+{
+    return (size_t)t->start - (t->type == JSMN_STRING);
+}
+
+/* Checks string or primitive token t and moves w->cur past it; 0 if valid. */
+static inline int scalar(struct walk *w, const jsmntok_t *t)
+{
+    if (t->type == JSMN_STRING) {
+        if (w->sc->ctrl) {
+            for (int j = t->start; j < t->end; j++)
+                if ((unsigned char)w->buf[j] < 0x20)
+                    return -1;
+        }
+        w->cur = (size_t)t->end + 1;
+        return 0;
+    }
+    if (!valid_primitive(w->buf + t->start, (size_t)(t->end - t->start)))
+        return -1;
+    w->cur = (size_t)t->end;
+    return 0;
+}
+
+/*
+ * Checks the value whose first token is w->toks[w->i] (the text before it is
+ * already checked) and everything inside it, and moves w->i and w->cur past
+ * it. depth counts the containers around the value; collect says the value
+ * is the top-level object, whose keys are noted. Returns NULL or the reason.
+ */
+static const char *walk_value(struct walk *w, int depth, int collect)
+{
+    const jsmntok_t *t = &w->toks[w->i++];
+    if (t->type == JSMN_STRING || t->type == JSMN_PRIMITIVE)
+        return scalar(w, t) ? R_JSON : NULL;
+    if (t->type != JSMN_OBJECT && t->type != JSMN_ARRAY)
+        return R_JSON;
+    if (depth == FS_DECODE_MAX_DEPTH)
+        return R_DEEP;
+
+    /* The members are the tokens that start before the closing bracket. */
+    const size_t end = (size_t)t->end;
+    const int object = t->type == JSMN_OBJECT;
+    const char *r;
+    char sep = 0;
+    w->cur = (size_t)t->start + 1;
+    while (w->i < w->n && tok_start(&w->toks[w->i]) < end) {
+        const jsmntok_t *v = &w->toks[w->i];
+        if (!gap_ok(w->buf, w->cur, tok_start(v), sep))
+            return R_JSON;
+        sep = ',';
+        if (object) {
+            /* A key, then ':' and a value. */
+            if (v->type != JSMN_STRING || scalar(w, v))
+                return R_JSON;
+            if (collect)
+                note_key(w->d, w->buf, w->sc, w->i, w->mask);
+            w->i++;
+            if (w->i == w->n || tok_start(&w->toks[w->i]) >= end)
+                return R_JSON;
+            v = &w->toks[w->i];
+            if (!gap_ok(w->buf, w->cur, tok_start(v), ':'))
+                return R_JSON;
+        }
+        if (v->type == JSMN_STRING || v->type == JSMN_PRIMITIVE) {
+            if (scalar(w, v))
+                return R_JSON;
+            w->i++;
+        } else if ((r = walk_value(w, depth + 1, 0))) {
+            return r;
+        }
+    }
+    if (!gap_ok(w->buf, w->cur, end - 1, 0))
+        return R_JSON;
+    w->cur = end;
+    return NULL;
 }
 
 /*
@@ -645,69 +710,15 @@ static inline int gap_ok(const char *buf, size_t from, size_t to, char sep)
 static const char *check_grammar(fs_decoder_t *d, const char *buf, size_t len, int n,
                                  const struct scan *sc, int collect, uint32_t mask)
 {
-    /* Frame 0 is the top level; frame 1 the top-level object or array. */
-    size_t ends[FS_DECODE_MAX_DEPTH + 1];
-    unsigned char states[FS_DECODE_MAX_DEPTH + 1];
-    const jsmntok_t *toks = d->toks;
-    int top = 0;
-    size_t cur = 0;
+    struct walk w = {d, buf, sc, d->toks, n, 0, 0, mask};
+    const char *r;
 
-    const int check_ctrl = sc->ctrl;
-    ends[0] = SIZE_MAX;
-    states[0] = S_ROOT_START;
-    for (int i = 0; i < n; i++) {
-        const jsmntok_t *t = &toks[i];
-        const jsmntype_t type = t->type;
-        size_t start = (size_t)t->start - (type == JSMN_STRING);
-
-        /* Containers that end before this token are closed first. */
-        while (ends[top] <= start) {
-            if (!states_table[states[top]].closes || !gap_ok(buf, cur, ends[top] - 1, 0))
-                return R_JSON;
-            cur = ends[top];
-            top--;
-        }
-
-        const int state = states[top];
-        const char sep = states_table[state].sep;
-        const int is_key = states_table[state].key;
-        if (sep == 1 || start < cur || !gap_ok(buf, cur, start, sep))
-            return R_JSON;
-        states[top] = states_table[state].next;
-
-        if (type == JSMN_STRING) {
-            if (check_ctrl) {
-                for (int j = t->start; j < t->end; j++)
-                    if ((unsigned char)buf[j] < 0x20)
-                        return R_JSON;
-            }
-            if (is_key && top == 1 && collect)
-                note_key(d, buf, sc, i, mask);
-            cur = (size_t)t->end + 1;
-        } else if (type == JSMN_PRIMITIVE) {
-            if (is_key || !valid_primitive(buf + t->start, (size_t)(t->end - t->start)))
-                return R_JSON;
-            cur = (size_t)t->end;
-        } else if (type == JSMN_OBJECT || type == JSMN_ARRAY) {
-            if (is_key)
-                return R_JSON;
-            if (top == FS_DECODE_MAX_DEPTH)
-                return R_DEEP;
-            top++;
-            ends[top] = (size_t)t->end;
-            states[top] = type == JSMN_OBJECT ? S_OBJECT_START : S_ARRAY_START;
-            cur = (size_t)t->start + 1;
-        } else {
-            return R_JSON;
-        }
-    }
-    while (top > 0) {
-        if (!states_table[states[top]].closes || !gap_ok(buf, cur, ends[top] - 1, 0))
-            return R_JSON;
-        cur = ends[top];
-        top--;
-    }
-    if (states[0] != S_ROOT_DONE || !valid_gap(buf, cur, len, 0))
+    if (!gap_ok(buf, 0, tok_start(&w.toks[0]), 0))
+        return R_JSON;
+    if ((r = walk_value(&w, 0, collect)))
+        return r;
+    /* One value only, then nothing but whitespace. */
+    if (w.i != n || !valid_gap(buf, w.cur, len, 0))
         return R_JSON;
     return NULL;
 }
@@ -748,9 +759,19 @@ static int is_null(const char *buf, const jsmntok_t *t)
     return t->type == JSMN_PRIMITIVE && buf[t->start] == 'n';
 }
 
+/* Whether the JSON number s[0..n) has a fraction or an exponent. */
+static int has_fraction_or_exponent(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
+            return 1;
+    return 0;
+}
+
 /*
- * An integer ts: a JSON integer (no fraction or exponent) in range. Returns
- * NULL or the reason.
+ * An integer ts from the primitive token s[0..n) (already checked to be valid
+ * JSON): it must be a JSON integer (no fraction or exponent) in range.
+ * Returns NULL or the reason.
  */
 static const char *ts_integer(const char *s, size_t n, int64_t *ms)
 {
@@ -758,17 +779,14 @@ static const char *ts_integer(const char *s, size_t n, int64_t *ms)
 
     if (s[0] == 't' || s[0] == 'f' || s[0] == 'n')
         return "ts has the wrong type";
-    /* The token is a valid JSON number: digits, or a sign, fraction or exponent too. */
     for (size_t i = 0; i < n; i++) {
-        if (!is_digit(s[i])) {
-            for (; i < n; i++)
-                if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
-                    return "ts has the wrong type";
-            return "ts out of range"; /* negative */
+        /* Bounding v on the way also rules out overflow. */
+        if (!is_digit(s[i]) || v > TS_MAX_MS) {
+            if (has_fraction_or_exponent(s + i, n - i))
+                return "ts has the wrong type";
+            return "ts out of range"; /* negative, or too large */
         }
         v = v * 10 + (s[i] - '0');
-        if (v > TS_MAX_MS)
-            return "ts out of range";
     }
     *ms = v;
     return NULL;
@@ -922,8 +940,7 @@ int fs_decoder_decode(fs_decoder_t *d, fs_event_kind_t kind, const char *buf, si
     d->have_str = 0;
     d->scratch_used = 0;
 
-    /* The only call of jsmn_parse, so the compiler can inline it and keep its state in registers.
-     */
+    /* The only call of jsmn_parse: the compiler inlines it and keeps its state in registers. */
     jsmn_parser parser;
     jsmn_init(&parser);
     int n = jsmn_parse(&parser, buf, len, d->toks, FS_DECODE_MAX_BYTES);

@@ -45,19 +45,53 @@ void fs_decoder_free(fs_decoder_t *d);
 
 /*
  * Decodes the len bytes at buf (borrowed; need not be NUL-terminated) as an
- * event of the given kind into *ev.
+ * event of the given kind into *ev. kind selects the required fields:
+ * `outcome` for FS_EVENT_PLAYBACK, `code` for FS_EVENT_ERROR; the other one
+ * is then an ignored field.
  *
- * Returns 0 on success. The fs_str_t fields of *ev point into buf or into the
- * decoder's scratch memory: they are valid while buf is and until the next
- * fs_decoder_decode or fs_decoder_free on d.
+ * Returns 0 on success. The fs_str_t fields of *ev point into buf or, when
+ * the JSON string had escapes, into the decoder's scratch memory: they are
+ * valid while buf is and until the next fs_decoder_decode or fs_decoder_free
+ * on d. Unescaped values may contain any Unicode character, including
+ * control characters and U+0000 (from \u0000).
  *
- * Returns -1 for an invalid event and sets *reason to a short English phrase
- * (e.g. "not valid JSON", "missing ts", "unknown outcome"). Reasons are string
- * constants, except "<dimension> has the wrong type", which is owned by the
- * decoder and valid until fs_decoder_free. *ev is then unspecified.
+ * Returns -1 for an invalid event and sets *reason to a short English phrase;
+ * *ev is then unspecified. The checks, in the order they apply (the first
+ * failing one gives the reason):
  *
- * Never allocates and never fails for any other cause; the cost is linear in
- * len.
+ *   "message larger than 64 KiB"      len > FS_DECODE_MAX_BYTES
+ *   "not valid UTF-8"                 ill-formed UTF-8 bytes (overlong, surrogate, ...)
+ *   "not valid JSON"                  a control character other than tab, CR, LF; then,
+ *                                     after the next two checks, any RFC 8259 violation,
+ *                                     including data after the top-level value
+ *   "empty message"                   nothing but whitespace
+ *   "JSON nested too deeply"          more than FS_DECODE_MAX_DEPTH levels
+ *   "not a JSON object"               valid JSON, but not an object
+ *   "duplicate field"                 a top-level key the decoder uses appears twice
+ *   "missing ts", "ts has the wrong type" (not an integer or a string: null,
+ *   bool, object, array, or a number with a fraction or exponent), "ts cannot
+ *   be parsed" (not RFC 3339, see timestamp.h), "ts out of range" (outside
+ *   2000-01-01T00:00:00.000Z .. 2200-12-31T23:59:59.999Z)
+ *   "missing outcome", "outcome has the wrong type", "unknown outcome" (not
+ *   exactly "ok" or "failed"); or, for error events, "missing code", "code has
+ *   the wrong type", "empty code"
+ *   "user_id has the wrong type"      not a string or null
+ *   "<dimension> has the wrong type"  not a string or null, e.g. "country has the wrong type"
+ *
+ * A field the decoder returns whose \u escapes leave an unpaired surrogate
+ * (not representable in UTF-8) gives "not valid UTF-8" when that field is
+ * reached in the order above; ignored fields are not unescaped.
+ *
+ * Reasons are string constants, except "<dimension> has the wrong type",
+ * which is owned by the decoder and valid until fs_decoder_free. A null
+ * required field has the wrong type; a null optional field is absent. A
+ * missing, null or empty dimension is "unknown"; a missing, null or empty
+ * user_id has len 0. Keys are compared after unescaping ("t\u0073" is "ts").
+ * Keys the decoder does not use are never checked for duplicates.
+ *
+ * Never allocates. The cost is linear in len for ordinary events; nesting
+ * makes it at worst proportional to len * FS_DECODE_MAX_DEPTH (jsmn's closing
+ * brackets), a few milliseconds for a hostile 64 KiB message.
  */
 int fs_decoder_decode(fs_decoder_t *d, fs_event_kind_t kind, const char *buf, size_t len,
                       fs_event_t *ev, const char **reason);

@@ -760,6 +760,16 @@ done:
     return rc;
 }
 
+void fs_pipeline_stored_offsets(const fs_pipeline_t *p,
+                                void (*cb)(void *opaque, const char *topic, int32_t partition,
+                                           int64_t stored),
+                                void *opaque)
+{
+    for (int i = 0; i < p->n_parts; i++)
+        if (p->parts[i].active)
+            cb(opaque, p->parts[i].topic, p->parts[i].partition, p->parts[i].stored);
+}
+
 int fs_pipeline_dirty(const fs_pipeline_t *p)
 {
     if (fs_aggregate_n_deltas(p->agg) || p->n_users || p->n_puts || p->n_delivered)

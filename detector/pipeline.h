@@ -109,6 +109,13 @@ void fs_pipeline_drain(fs_pipeline_t *p);
  */
 int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size);
 
+/* Calls cb for every registered partition with the last offset the store
+ * holds for it (-1 if none). */
+void fs_pipeline_stored_offsets(const fs_pipeline_t *p,
+                                void (*cb)(void *opaque, const char *topic, int32_t partition,
+                                           int64_t stored),
+                                void *opaque);
+
 /* Whether anything waits for a flush. */
 int fs_pipeline_dirty(const fs_pipeline_t *p);
 

@@ -389,7 +389,12 @@ int fs_daemon_run(const fs_config_t *cfg)
          * rebalances; what was fetched before the pause is processed. */
         fs_consumer_poll(d->consumer, 100, 4096);
         fs_publisher_poll(d->publisher);
-        fs_pipeline_tick(d->pipeline, wall_ms());
+        /* While consumption is paused, silence is ours, not the partitions':
+         * their idle clocks stand still. */
+        if (d->store_down)
+            fs_pipeline_touch(d->pipeline, wall_ms());
+        else
+            fs_pipeline_tick(d->pipeline, wall_ms());
         int64_t now = mono_ms();
         if ((!d->store_down && now - last_flush >= cfg->window_flush_ms) ||
             (d->store_down && now >= next_retry)) {

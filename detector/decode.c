@@ -1,26 +1,26 @@
 /*
  * decode.c: Kafka message value -> fs_event_t, or the reason it is invalid.
  *
- * Four steps, each linear in the message:
+ * A hand-written parser makes one pass over the message. It checks the whole
+ * of RFC 8259 (strings with their escapes, numbers, literals, separators,
+ * nesting up to FS_DECODE_MAX_DEPTH, nothing after the top-level value) and
+ * that the bytes inside strings are well-formed UTF-8 without control
+ * characters; outside strings JSON allows only ASCII anyway. Strings are
+ * scanned 16 bytes at a time with SSE2 (8 with plain 64-bit words otherwise)
+ * up to the next quote, backslash, control or non-ASCII byte. The keys of the
+ * top-level object are matched against the fields the decoder uses, by length
+ * first, then bytes, and the matched values are remembered as pointers into
+ * the message: there is no token array.
  *
- *  1. One pass over the bytes (16 at a time with SSE2, else 8, while they
- *     are plain ASCII) validates UTF-8, rejects control characters JSON never
- *     allows, and notes whether the message has any backslash, tab/newline
- *     or bracket at all, so the later steps can skip work for the common
- *     flat event.
- *  2. jsmn (strict mode, parent links) splits the message into tokens.
- *  3. jsmn is lax: it does not check separators (`[1 2]`, `{"a":1,}`), the
- *     spelling of primitives (`tru`, `01`, `1.`), control characters inside
- *     strings or what follows the top-level value. A recursive walk over the
- *     tokens checks all of that against the text between tokens, so the
- *     message is accepted only if it is RFC 8259 JSON. The same walk matches
- *     the keys of the top-level object against the fields the decoder cares
- *     about (by length first, then bytes).
- *  4. The matched values are type-checked, unescaped when they hold a
- *     backslash (into scratch memory owned by the decoder) and stored.
+ * The parser only says whether the message is good. When it is not, the
+ * reason is worked out afterwards, by the rules decode.h documents (invalid
+ * bytes anywhere come before JSON errors, nesting before syntax), from a
+ * second look at the message: invalid messages are rare, and this keeps the
+ * fast path free of bookkeeping.
  *
- * jsmn's cost grows with nesting depth at every closing bracket, so messages
- * nested deeper than FS_DECODE_MAX_DEPTH are rejected before jsmn sees them.
+ * Once the message is known to be good JSON, the remembered values are
+ * type-checked, unescaped when they hold a backslash (into scratch memory
+ * owned by the decoder) and stored.
  */
 #include "detector/decode.h"
 
@@ -32,14 +32,11 @@
 #define USE_SSE2 1
 #include <emmintrin.h>
 #endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define USE_WORDS 1
+#endif
 
 #include "detector/timestamp.h"
-
-/* The jsmn implementation is compiled here, privately (static functions). */
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS
-#define JSMN_STATIC
-#include <jsmn.h>
 
 /* Accepted event times: 2000-01-01T00:00:00.000Z to 2200-12-31T23:59:59.999Z. */
 #define TS_MIN_MS 946684800000LL
@@ -62,12 +59,24 @@ enum { F_TS, F_OUTCOME, F_CODE, F_USER, F_BUILTIN };
 struct field {
     char *name; /* owned, NUL-terminated */
     size_t len;
-    unsigned roles;   /* ROLE_* */
-    char *wrong_type; /* owned "<name> has the wrong type" when ROLE_DIM */
+    uint64_t head, tail; /* the first and the last 8 bytes of name, zero-padded if shorter */
+    unsigned roles;      /* ROLE_* */
+    char *wrong_type;    /* owned "<name> has the wrong type" when ROLE_DIM */
 };
 
 /* Key lengths indexed directly; longer keys share the last slot. */
 #define LEN_SLOTS 32
+
+/* The JSON type of a value, as far as the fields care. */
+enum { V_STRING, V_PRIMITIVE, V_CONTAINER };
+
+/* A field's value as found in the message. */
+struct value {
+    const char *ptr; /* strings: the contents between the quotes; else the value's text */
+    size_t len;
+    unsigned char type;   /* V_* */
+    unsigned char escape; /* V_STRING: the contents hold a backslash */
+};
 
 struct fs_decoder {
     size_t n_fields;
@@ -76,15 +85,15 @@ struct fs_decoder {
     size_t dim_field[FS_MAX_DIMS];  /* index into fields of each dimension */
     uint32_t by_len[LEN_SLOTS + 1]; /* bit i: fields[i].len is the index (or > LEN_SLOTS) */
     uint32_t active[2];             /* by fs_event_kind_t: bit i: fields[i] matters */
-    jsmntok_t *toks;                /* FS_DECODE_MAX_BYTES tokens: one per byte at most */
-    char *scratch;                  /* FS_DECODE_MAX_BYTES: unescaped strings */
+    char *scratch;                  /* FS_DECODE_MAX_BYTES: unescaped keys and strings */
 
     /* Per-decode state, reset by fs_decoder_decode. */
+    uint32_t seen;     /* bit i: value[i] holds field i's value */
+    int duplicate;     /* a field in the mask appeared twice */
+    unsigned have_str; /* bit i: str[i] holds field i's string value */
     size_t scratch_used;
-    int value_tok[MAX_FIELDS]; /* token of each field's value, 0 if absent */
-    unsigned have_str;         /* bit i: str[i] holds field i's string value */
+    struct value value[MAX_FIELDS];
     fs_str_t str[MAX_FIELDS];
-    int duplicate;
 };
 
 static const fs_str_t unknown = {"unknown", 7};
@@ -112,6 +121,9 @@ static int add_field(fs_decoder_t *d, const char *name, unsigned roles)
     if (!f->name)
         return -1;
     f->len = strlen(name);
+    memcpy(&f->head, name, f->len < 8 ? f->len : 8);
+    if (f->len >= 8)
+        memcpy(&f->tail, name + f->len - 8, 8);
     f->roles = roles;
     d->n_fields++;
     return 0;
@@ -167,9 +179,8 @@ fs_decoder_t *fs_decoder_new(const char *const *dims, size_t n_dims, char *err, 
             d->active[FS_EVENT_ERROR] |= 1u << i;
     }
 
-    d->toks = calloc(FS_DECODE_MAX_BYTES, sizeof *d->toks);
     d->scratch = malloc(FS_DECODE_MAX_BYTES);
-    if (!d->toks || !d->scratch)
+    if (!d->scratch)
         goto nomem;
     return d;
 
@@ -188,33 +199,50 @@ void fs_decoder_free(fs_decoder_t *d)
         free(d->fields[i].name);
         free(d->fields[i].wrong_type);
     }
-    free(d->toks);
     free(d->scratch);
     free(d);
 }
 
-/* ---- step 1: bytes ----------------------------------------------------- */
-
-struct scan {
-    int ctrl;        /* a tab, CR or LF occurs: strings must be checked for them */
-    int backslash;   /* a backslash occurs: strings may need unescaping */
-    size_t brackets; /* '{' and '[' bytes, inside strings or not */
-};
+/* ---- characters -------------------------------------------------------- */
 
 #define ONES  0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 #define LOWS  0x7f7f7f7f7f7f7f7fULL
 
 /* High bit of each byte of v that is zero; exact (no carries between bytes). */
-static uint64_t zero_bytes(uint64_t v)
+static inline uint64_t zero_bytes(uint64_t v)
 {
     return ~(((v & LOWS) + LOWS) | v | LOWS);
 }
 
 /* High bit of each byte of w that is >= 0x80 or a control character (< 0x20). */
-static uint64_t unusual_bytes(uint64_t w)
+static inline uint64_t unusual_bytes(uint64_t w)
 {
     return (w | ~((w & LOWS) + ONES * 0x60)) & HIGHS;
+}
+
+/*
+ * Whether c ends a run of plain string characters: the quote, the backslash,
+ * controls and everything from 0x80 up.
+ */
+static inline int string_stop(unsigned char c)
+{
+    return (unsigned char)(c - 0x20) >= 0x60 || c == '"' || c == '\\';
+}
+
+static inline int is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static inline int is_digit(unsigned char c)
+{
+    return (unsigned)(c - '0') <= 9;
+}
+
+static inline int is_hex(unsigned char c)
+{
+    return (unsigned)(c - '0') <= 9 || (unsigned)((c | 0x20) - 'a') <= 5;
 }
 
 /* Length of the valid UTF-8 sequence of two or more bytes at s, or 0 if invalid. */
@@ -249,207 +277,328 @@ static size_t utf8_seq(const unsigned char *s, size_t avail)
     return n;
 }
 
+/* ---- the parser -------------------------------------------------------- */
+
 /*
- * Looks at the character at s[i] and updates sc. Returns the index just past
- * it, or 0 with *reason set if the message is invalid there.
+ * Each function takes p, the next byte to look at, and end, one past the last
+ * byte of the message; nothing at or after end is ever read. Each returns
+ * where it stopped, or NULL if the message is not good JSON there.
+ *
+ * Inside the top-level object the parser knows more: the message's last
+ * byte other than whitespace, at lim, is the object's closing brace. A byte
+ * that is not '}' therefore always has another after it, so the functions
+ * with a _to_brace suffix read byte after byte without comparing with end.
  */
-static size_t scan_char(const unsigned char *s, size_t len, size_t i, struct scan *sc,
-                        const char **reason)
+
+static inline const unsigned char *skip_ws(const unsigned char *p, const unsigned char *end)
 {
-    unsigned char c = s[i];
-    if (c >= 0x80) {
-        size_t n = utf8_seq(s + i, len - i);
-        if (n == 0)
-            *reason = R_UTF8;
-        return n ? i + n : 0;
-    }
-    if (c < 0x20) {
-        /* JSON allows only these, and only between tokens. */
-        if (c != '\t' && c != '\n' && c != '\r') {
-            *reason = R_JSON;
-            return 0;
-        }
-        sc->ctrl = 1;
-    } else if (c == '\\') {
-        sc->backslash = 1;
-    } else if (c == '{' || c == '[') {
-        sc->brackets++;
-    }
-    return i + 1;
+    /* Compact JSON has no whitespace: one comparison decides the usual case. */
+    while (p < end && *p <= ' ' && is_ws(*p))
+        p++;
+    return p;
 }
 
-static const char *scan_bytes(const char *buf, size_t len, struct scan *sc)
+static inline const unsigned char *skip_ws_to_brace(const unsigned char *p)
 {
-    const unsigned char *s = (const unsigned char *)buf;
-    const char *reason = NULL;
-    uint64_t backslash = 0;
-    size_t i = 0;
+    while (*p <= ' ' && is_ws(*p))
+        p++;
+    return p;
+}
 
-    memset(sc, 0, sizeof *sc);
+/*
+ * Inside the top-level object: the byte after c, which must come next, after
+ * any whitespace; NULL if something else comes. Compact JSON has c at p.
+ */
+static inline const unsigned char *after_to_brace(const unsigned char *p, unsigned char c)
+{
+    if (*p != c) {
+        p = skip_ws_to_brace(p);
+        if (*p != c)
+            return NULL;
+    }
+    return p + 1;
+}
+
+/* Which of the 16 bytes at p end a run of plain string characters, as bits. */
 #ifdef USE_SSE2
-    /* Sixteen bytes at a time; the signed compare flags bytes >= 0x80 as well as controls. */
-    const __m128i space = _mm_set1_epi8(0x20), bs = _mm_set1_epi8('\\'), brace = _mm_set1_epi8('{');
-    __m128i backslashes = _mm_setzero_si128();
-    while (i + 16 <= len) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        if (_mm_movemask_epi8(_mm_cmplt_epi8(v, space))) {
-            size_t end = i + 16;
-            while (i < end)
-                if ((i = scan_char(s, len, i, sc, &reason)) == 0)
-                    return reason;
-            continue;
-        }
-        backslashes = _mm_or_si128(backslashes, _mm_cmpeq_epi8(v, bs));
-        unsigned brackets =
-            (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v, space), brace));
-        if (brackets)
-            sc->brackets += (size_t)__builtin_popcount(brackets);
-        i += 16;
-    }
-    sc->backslash |= _mm_movemask_epi8(backslashes) != 0;
+static inline unsigned string_stops16(const unsigned char *p)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), space = _mm_set1_epi8(' ');
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* The signed comparison flags bytes >= 0x80 along with the controls. */
+    __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs)),
+                                _mm_cmplt_epi8(v, space));
+    return (unsigned)_mm_movemask_epi8(stop);
+}
 #endif
-    while (i + 8 <= len) {
-        uint64_t w;
-        memcpy(&w, s + i, sizeof w);
-        if (unusual_bytes(w)) {
-            /* A multi-byte character may run past the word; the next word starts after it. */
-            size_t end = i + 8;
-            while (i < end)
-                if ((i = scan_char(s, len, i, sc, &reason)) == 0)
-                    return reason;
-            continue;
+
+/* The same for the 8 bytes at p: the high bit of each such byte. */
+#ifdef USE_WORDS
+static inline uint64_t string_stops8(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return unusual_bytes(w) | zero_bytes(w ^ (ONES * '"')) | zero_bytes(w ^ (ONES * '\\'));
+}
+#endif
+
+/*
+ * string_end from p on, where p may be at any byte of the contents: handles
+ * escapes, non-ASCII characters and long strings.
+ */
+static const unsigned char *string_rest(const unsigned char *p, const unsigned char *end,
+                                        unsigned char *escape)
+{
+    for (;;) {
+#ifdef USE_SSE2
+        while (end - p >= 16) {
+            unsigned m = string_stops16(p);
+            if (m) {
+                p += __builtin_ctz(m);
+                goto stop;
+            }
+            p += 16;
         }
-        backslash |= zero_bytes(w ^ (ONES * '\\'));
-        /* '[' and '{' differ only in bit 0x20. */
-        uint64_t brackets = zero_bytes((w | (ONES * 0x20)) ^ (ONES * '{'));
-        if (brackets)
-            sc->brackets += (size_t)__builtin_popcountll(brackets);
-        i += 8;
-    }
-    while (i < len)
-        if ((i = scan_char(s, len, i, sc, &reason)) == 0)
-            return reason;
-    sc->backslash |= backslash != 0;
-    return NULL;
-}
-
-/* Whether the objects and arrays of buf nest deeper than FS_DECODE_MAX_DEPTH. */
-static int too_deep(const char *buf, size_t len)
-{
-    int depth = 0, in_string = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = buf[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > FS_DECODE_MAX_DEPTH)
-                return 1;
-        } else if (c == '}' || c == ']') {
-            depth--;
+#endif
+#ifdef USE_WORDS
+        while (end - p >= 8) {
+            uint64_t m = string_stops8(p);
+            if (m) {
+                p += __builtin_ctzll(m) >> 3;
+                goto stop;
+            }
+            p += 8;
+        }
+#endif
+        while (p < end && !string_stop(*p))
+            p++;
+        if (p == end)
+            return NULL;
+    stop:
+        if (*p == '"')
+            return p;
+        if (*p == '\\') {
+            *escape = 1;
+            if (end - p < 2)
+                return NULL;
+            switch (p[1]) {
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
+                p += 2;
+                break;
+            case 'u':
+                if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5]))
+                    return NULL;
+                p += 6;
+                break;
+            default:
+                return NULL;
+            }
+        } else if (*p >= 0x80) {
+            size_t n = utf8_seq(p, (size_t)(end - p));
+            if (n == 0)
+                return NULL;
+            p += n;
+        } else {
+            return NULL; /* a control character */
         }
     }
-    return 0;
-}
-
-/* ---- step 3: grammar --------------------------------------------------- */
-
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
-static int is_digit(char c)
-{
-    return (unsigned)(c - '0') <= 9;
-}
-
-/* Whether s[0..n) is exactly true, false, null or an RFC 8259 number. */
-static int valid_primitive(const char *s, size_t n)
-{
-    size_t i = 0, first;
-
-    switch (s[0]) {
-    case 't':
-        return n == 4 && memcmp(s, "true", 4) == 0;
-    case 'f':
-        return n == 5 && memcmp(s, "false", 5) == 0;
-    case 'n':
-        return n == 4 && memcmp(s, "null", 4) == 0;
-    }
-    if (s[i] == '-')
-        i++;
-    if (i < n && s[i] == '0') {
-        i++;
-    } else if (i < n && s[i] >= '1' && s[i] <= '9') {
-        while (i < n && is_digit(s[i]))
-            i++;
-    } else {
-        return 0;
-    }
-    if (i < n && s[i] == '.') {
-        first = ++i;
-        while (i < n && is_digit(s[i]))
-            i++;
-        if (i == first)
-            return 0;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        first = i;
-        while (i < n && is_digit(s[i]))
-            i++;
-        if (i == first)
-            return 0;
-    }
-    return i == n;
 }
 
 /*
- * Whether buf[from..to) is whitespace, then sep (unless sep is 0), then
- * whitespace: the text JSON allows between two tokens.
+ * The string whose contents start at p (just past the opening quote). Returns
+ * the closing quote; sets *escape if the contents hold a backslash. Escapes
+ * are checked for form only: a \u escape may name a lone surrogate, which
+ * only matters (as invalid UTF-8) if the decoder unescapes the string.
+ *
+ * Inline, the common case: a short plain ASCII string, its closing quote
+ * among the next 16 bytes.
  */
-static int valid_gap(const char *buf, size_t from, size_t to, char sep)
+static inline const unsigned char *string_end(const unsigned char *p, const unsigned char *end,
+                                              unsigned char *escape)
 {
-    if (from > to)
-        return 0;
-    while (from < to && is_ws(buf[from]))
-        from++;
-    if (sep) {
-        if (from == to || buf[from] != sep)
-            return 0;
-        from++;
-        while (from < to && is_ws(buf[from]))
-            from++;
+#if defined(USE_SSE2)
+    if (end - p >= 16) {
+        unsigned m = string_stops16(p);
+        if (!m)
+            return string_rest(p + 16, end, escape);
+        p += __builtin_ctz(m);
+        if (*p == '"')
+            return p;
     }
-    return from == to;
+#elif defined(USE_WORDS)
+    if (end - p >= 8) {
+        uint64_t m = string_stops8(p);
+        if (!m)
+            return string_rest(p + 8, end, escape);
+        p += __builtin_ctzll(m) >> 3;
+        if (*p == '"')
+            return p;
+    }
+#endif
+    return string_rest(p, end, escape);
 }
 
-/* Four hex digits at s (n bytes available) into *v; -1 if not. */
-static int hex4(const char *s, size_t n, unsigned *v)
+/* The RFC 8259 number starting at p (a '-', a digit, or anything else: not a number). */
+static const unsigned char *number_end(const unsigned char *p, const unsigned char *end)
 {
-    unsigned acc = 0;
-    if (n < 4)
-        return -1;
-    for (int i = 0; i < 4; i++) {
-        unsigned c = (unsigned char)s[i];
-        if (c - '0' <= 9)
-            c -= '0';
-        else if ((c | 0x20) - 'a' <= 5)
-            c = (c | 0x20) - 'a' + 10;
-        else
-            return -1;
-        acc = acc << 4 | c;
+    if (*p == '-' && ++p == end)
+        return NULL;
+    if (*p == '0') {
+        p++;
+    } else if (is_digit(*p)) {
+        do
+            p++;
+        while (p < end && is_digit(*p));
+    } else {
+        return NULL;
     }
-    *v = acc;
-    return 0;
+    if (p < end && *p == '.') {
+        if (++p == end || !is_digit(*p))
+            return NULL;
+        do
+            p++;
+        while (p < end && is_digit(*p));
+    }
+    if (p < end && (*p | 0x20) == 'e') {
+        if (++p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p == end || !is_digit(*p))
+            return NULL;
+        do
+            p++;
+        while (p < end && is_digit(*p));
+    }
+    return p;
 }
+
+/* number_end inside the top-level object. */
+static inline const unsigned char *number_end_to_brace(const unsigned char *p)
+{
+    if (*p == '-')
+        p++;
+    if (*p == '0') {
+        p++;
+    } else if (is_digit(*p)) {
+        do
+            p++;
+        while (is_digit(*p));
+    } else {
+        return NULL;
+    }
+    if (*p == '.') {
+        if (!is_digit(*++p))
+            return NULL;
+        do
+            p++;
+        while (is_digit(*p));
+    }
+    if ((*p | 0x20) == 'e') {
+        if (*++p == '+' || *p == '-')
+            p++;
+        if (!is_digit(*p))
+            return NULL;
+        do
+            p++;
+        while (is_digit(*p));
+    }
+    return p;
+}
+
+/* The literal true, false or null starting at p (one of 't', 'f', 'n'), inside the object. */
+static inline const unsigned char *literal_end_to_brace(const unsigned char *p)
+{
+    /* Each comparison reads a byte only after a byte that was not '}'. */
+    if (*p == 't')
+        return p[1] == 'r' && p[2] == 'u' && p[3] == 'e' ? p + 4 : NULL;
+    if (*p == 'f')
+        return p[1] == 'a' && p[2] == 'l' && p[3] == 's' && p[4] == 'e' ? p + 5 : NULL;
+    return p[1] == 'u' && p[2] == 'l' && p[3] == 'l' ? p + 4 : NULL;
+}
+
+/* The literal true, false or null starting at p (one of 't', 'f', 'n'). */
+static const unsigned char *literal_end(const unsigned char *p, const unsigned char *end)
+{
+    size_t n = *p == 'f' ? 5 : 4;
+    if ((size_t)(end - p) < n)
+        return NULL;
+    /* All n bytes are in the message, so the comparisons may read them. */
+    return literal_end_to_brace(p);
+}
+
+static const unsigned char *container_end(const unsigned char *p, const unsigned char *end,
+                                          int depth);
+
+/*
+ * The value starting at p (p < end, not whitespace), inside depth containers.
+ * A value never nests deeper than FS_DECODE_MAX_DEPTH, so the recursion
+ * through container_end is bounded.
+ */
+static const unsigned char *value_end(const unsigned char *p, const unsigned char *end, int depth)
+{
+    unsigned char escape;
+    switch (*p) {
+    case '"':
+        p = string_end(p + 1, end, &escape);
+        return p ? p + 1 : NULL;
+    case '{':
+    case '[':
+        return container_end(p, end, depth + 1);
+    case 't':
+    case 'f':
+    case 'n':
+        return literal_end(p, end);
+    default:
+        return number_end(p, end);
+    }
+}
+
+/* The object or array whose opening bracket is at p, itself at nesting depth. */
+static const unsigned char *container_end(const unsigned char *p, const unsigned char *end,
+                                          int depth)
+{
+    const int object = *p == '{';
+    const unsigned char close = object ? '}' : ']';
+    unsigned char escape;
+
+    if (depth > FS_DECODE_MAX_DEPTH)
+        return NULL;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == close)
+        return p + 1;
+    for (;;) {
+        if (p == end)
+            return NULL;
+        if (object) {
+            if (*p != '"' || !(p = string_end(p + 1, end, &escape)))
+                return NULL;
+            p = skip_ws(p + 1, end);
+            if (p == end || *p != ':')
+                return NULL;
+            p = skip_ws(p + 1, end);
+            if (p == end)
+                return NULL;
+        }
+        if (!(p = value_end(p, end, depth)))
+            return NULL;
+        p = skip_ws(p, end);
+        if (p == end)
+            return NULL;
+        if (*p == close)
+            return p + 1;
+        if (*p != ',')
+            return NULL;
+        p = skip_ws(p + 1, end);
+    }
+}
+
+/* ---- fields ------------------------------------------------------------ */
 
 static size_t utf8_put(char *o, unsigned cp)
 {
@@ -473,6 +622,26 @@ static size_t utf8_put(char *o, unsigned cp)
     o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
     o[3] = (char)(0x80 | (cp & 0x3f));
     return 4;
+}
+
+/* Four hex digits at s (n bytes available) into *v; -1 if not. */
+static int hex4(const char *s, size_t n, unsigned *v)
+{
+    unsigned acc = 0;
+    if (n < 4)
+        return -1;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = (unsigned char)s[i];
+        if (c - '0' <= 9)
+            c -= '0';
+        else if ((c | 0x20) - 'a' <= 5)
+            c = (c | 0x20) - 'a' + 10;
+        else
+            return -1;
+        acc = acc << 4 | c;
+    }
+    *v = acc;
+    return 0;
 }
 
 /*
@@ -558,205 +727,201 @@ static inline int same_bytes(const char *a, const char *b, size_t n)
     return 1;
 }
 
-/* Index of the field named s[0..n) among the fields in mask, or -1. */
-static int match_key(const fs_decoder_t *d, const char *s, size_t n, uint32_t mask)
+/*
+ * Whether the n bytes at s, which may be read up to end, are the name of f
+ * (whose length is n).
+ */
+static inline int is_name(const struct field *f, const char *s, size_t n, const char *end)
+{
+#ifdef USE_WORDS
+    /* Keys are short: one or two loads from the message, compared with the name's words. */
+    if (n <= 16 && end - s >= 8) {
+        uint64_t w;
+        memcpy(&w, s, sizeof w);
+        if (n < 8)
+            return ((w ^ f->head) & ((1ULL << (8 * n)) - 1)) == 0;
+        uint64_t t;
+        memcpy(&t, s + n - 8, sizeof t);
+        return w == f->head && t == f->tail;
+    }
+#else
+    (void)end;
+#endif
+    return same_bytes(f->name, s, n);
+}
+
+/* Index of the field named s[0..n) among the fields in mask, or -1; s may be read up to end. */
+static inline int match_key(const fs_decoder_t *d, const char *s, size_t n, const char *end,
+                            uint32_t mask)
 {
     uint32_t m = d->by_len[n < LEN_SLOTS ? n : LEN_SLOTS] & mask;
     while (m) {
         int i = __builtin_ctz(m);
         const struct field *f = &d->fields[i];
-        if (f->len == n && same_bytes(f->name, s, n))
+        /* Below LEN_SLOTS, by_len already says the lengths are equal. */
+        if ((n < LEN_SLOTS || f->len == n) && is_name(f, s, n, end))
             return i;
         m &= m - 1;
     }
     return -1;
 }
 
-/* Records that the top-level key token at index k names a field in mask. */
-static void note_key(fs_decoder_t *d, const char *buf, const struct scan *sc, int k, uint32_t mask)
+/*
+ * match_key for a key with escapes: it is compared as the producer meant it
+ * ("t\u0073" is "ts"). The scratch is unused until the whole message has been
+ * parsed, so it can hold the key meanwhile. A key that does not unescape
+ * (a lone surrogate) names no field.
+ */
+static int match_escaped_key(fs_decoder_t *d, const char *s, size_t n, uint32_t mask)
 {
-    const jsmntok_t *t = &d->toks[k];
-    const char *s = buf + t->start;
-    size_t n = (size_t)(t->end - t->start);
-    int fi;
-
-    if (n == 0)
-        return;
-    if (sc->backslash && memchr(s, '\\', n)) {
-        /*
-         * Compare the key as the producer meant it ("t\u0073" is "ts"). The
-         * scratch is unused while the grammar is checked, so it can hold it.
-         */
-        const char *ignored;
-        long m = unescape(s, n, d->scratch, &ignored);
-        if (m <= 0)
-            return;
-        fi = match_key(d, d->scratch, (size_t)m, mask);
-    } else {
-        fi = match_key(d, s, n, mask);
-    }
-    if (fi < 0)
-        return;
-    if (d->value_tok[fi])
-        d->duplicate = 1;
-    else
-        d->value_tok[fi] = k + 1;
-}
-
-/* Whether buf[from..to) holds what JSON allows between two tokens, with sep in it. */
-static inline int gap_ok(const char *buf, size_t from, size_t to, char sep)
-{
-    /* The usual case: no whitespace at all. */
-    if (to - from == (sep != 0) && (sep == 0 || buf[from] == sep))
-        return 1;
-    return valid_gap(buf, from, to, sep);
-}
-
-/* A walk over jsmn's tokens, in document order. */
-struct walk {
-    fs_decoder_t *d;
-    const char *buf;
-    const struct scan *sc;
-    const jsmntok_t *toks;
-    int n;         /* tokens */
-    int i;         /* next token */
-    size_t cur;    /* first byte of buf not yet accounted for */
-    uint32_t mask; /* fields to note among the top-level keys */
-};
-
-/* Where token t's text starts in buf (strings: at the opening quote). */
-static inline size_t tok_start(const jsmntok_t *t)
-{
-    return (size_t)t->start - (t->type == JSMN_STRING);
-}
-
-/* Checks string or primitive token t and moves w->cur past it; 0 if valid. */
-static inline int scalar(struct walk *w, const jsmntok_t *t)
-{
-    if (t->type == JSMN_STRING) {
-        if (w->sc->ctrl) {
-            for (int j = t->start; j < t->end; j++)
-                if ((unsigned char)w->buf[j] < 0x20)
-                    return -1;
-        }
-        w->cur = (size_t)t->end + 1;
-        return 0;
-    }
-    if (!valid_primitive(w->buf + t->start, (size_t)(t->end - t->start)))
+    const char *ignored;
+    long m = unescape(s, n, d->scratch, &ignored);
+    if (m <= 0)
         return -1;
-    w->cur = (size_t)t->end;
-    return 0;
+    return match_key(d, d->scratch, (size_t)m, d->scratch + m, mask);
 }
 
 /*
- * Checks the value whose first token is w->toks[w->i] (the text before it is
- * already checked) and everything inside it, and moves w->i and w->cur past
- * it. depth counts the containers around the value; collect says the value
- * is the top-level object, whose keys are noted. Returns NULL or the reason.
+ * Parses the top-level object whose '{' is at p and whose closing brace is
+ * at lim (the last byte of the message other than whitespace): every member
+ * is checked, and the value of each key that names a field in mask is
+ * remembered. Returns the byte after the closing brace or NULL; a brace
+ * before lim ends the object too early, so the caller checks for lim + 1.
  */
-static const char *walk_value(struct walk *w, int depth, int collect)
+static const unsigned char *top_object(fs_decoder_t *d, const unsigned char *p,
+                                       const unsigned char *end, const unsigned char *lim,
+                                       uint32_t mask)
 {
-    const jsmntok_t *t = &w->toks[w->i++];
-    if (t->type == JSMN_STRING || t->type == JSMN_PRIMITIVE)
-        return scalar(w, t) ? R_JSON : NULL;
-    if (t->type != JSMN_OBJECT && t->type != JSMN_ARRAY)
-        return R_JSON;
-    if (depth == FS_DECODE_MAX_DEPTH)
-        return R_DEEP;
+    p = skip_ws_to_brace(p + 1);
+    if (*p == '}')
+        return p + 1;
+    for (;;) {
+        unsigned char escape = 0;
+        if (!(p = after_to_brace(p, '"')))
+            return NULL;
+        /* A closing quote is never at lim, so the byte after it can be read. */
+        const unsigned char *key = p;
+        if (!(p = string_end(key, end, &escape)))
+            return NULL;
+        const size_t key_len = (size_t)(p - key);
+        int fi = escape ? match_escaped_key(d, (const char *)key, key_len, mask)
+                        : match_key(d, (const char *)key, key_len, (const char *)end, mask);
 
-    /* The members are the tokens that start before the closing bracket. */
-    const size_t end = (size_t)t->end;
-    const int object = t->type == JSMN_OBJECT;
-    const char *r;
-    char sep = 0;
-    w->cur = (size_t)t->start + 1;
-    while (w->i < w->n && tok_start(&w->toks[w->i]) < end) {
-        const jsmntok_t *v = &w->toks[w->i];
-        if (!gap_ok(w->buf, w->cur, tok_start(v), sep))
-            return R_JSON;
-        sep = ',';
-        if (object) {
-            /* A key, then ':' and a value. */
-            if (v->type != JSMN_STRING || scalar(w, v))
-                return R_JSON;
-            if (collect)
-                note_key(w->d, w->buf, w->sc, w->i, w->mask);
-            w->i++;
-            if (w->i == w->n || tok_start(&w->toks[w->i]) >= end)
-                return R_JSON;
-            v = &w->toks[w->i];
-            if (!gap_ok(w->buf, w->cur, tok_start(v), ':'))
-                return R_JSON;
+        if (!(p = after_to_brace(p + 1, ':')))
+            return NULL;
+
+        struct value v;
+        escape = 0;
+    value:
+        v.ptr = (const char *)p;
+        /* Most values are strings: they skip the switch. */
+        if (*p == '"') {
+            if (!(p = string_end(p + 1, end, &escape)))
+                return NULL;
+            v.ptr++;
+            v.type = V_STRING;
+            v.len = (size_t)(p - (const unsigned char *)v.ptr);
+            p++;
+        } else {
+            switch (*p) {
+            case '{':
+            case '[':
+                /* A container may end at lim, taking the top-level object's brace. */
+                if (!(p = container_end(p, end, 2)) || p > lim)
+                    return NULL;
+                v.type = V_CONTAINER;
+                v.len = (size_t)(p - (const unsigned char *)v.ptr);
+                break;
+            case 't':
+            case 'f':
+            case 'n':
+                if (!(p = literal_end_to_brace(p)))
+                    return NULL;
+                v.type = V_PRIMITIVE;
+                v.len = (size_t)(p - (const unsigned char *)v.ptr);
+                break;
+            case '-':
+            case '0':
+            case '1':
+            case '2':
+            case '3':
+            case '4':
+            case '5':
+            case '6':
+            case '7':
+            case '8':
+            case '9':
+                if (!(p = number_end_to_brace(p)))
+                    return NULL;
+                v.type = V_PRIMITIVE;
+                v.len = (size_t)(p - (const unsigned char *)v.ptr);
+                break;
+            case ' ':
+            case '\t':
+            case '\n':
+            case '\r':
+                p = skip_ws_to_brace(p);
+                goto value;
+            default:
+                return NULL;
+            }
         }
-        if (v->type == JSMN_STRING || v->type == JSMN_PRIMITIVE) {
-            if (scalar(w, v))
-                return R_JSON;
-            w->i++;
-        } else if ((r = walk_value(w, depth + 1, 0))) {
-            return r;
+        if (fi >= 0) {
+            v.escape = escape;
+            if (d->seen & (1u << fi)) {
+                d->duplicate = 1;
+            } else {
+                d->seen |= 1u << fi;
+                d->value[fi] = v;
+            }
         }
+
+        /* Then a comma and the next member, or the closing brace. */
+        if (*p != ',') {
+            p = skip_ws_to_brace(p);
+            if (*p == '}')
+                return p + 1;
+            if (*p != ',')
+                return NULL;
+        }
+        p++;
     }
-    if (!gap_ok(w->buf, w->cur, end - 1, 0))
-        return R_JSON;
-    w->cur = end;
-    return NULL;
 }
 
-/*
- * Checks that the n tokens jsmn made of buf are one RFC 8259 JSON value with
- * nothing but whitespace around it, and, if collect is set (the value is an
- * object), notes which top-level keys name fields in mask.
- */
-static const char *check_grammar(fs_decoder_t *d, const char *buf, size_t len, int n,
-                                 const struct scan *sc, int collect, uint32_t mask)
+/* field_string for a value with escapes: unescaped once into the scratch. */
+static const char *field_unescaped(fs_decoder_t *d, int fi, fs_str_t *out)
 {
-    struct walk w = {d, buf, sc, d->toks, n, 0, 0, mask};
-    const char *r;
-
-    if (!gap_ok(buf, 0, tok_start(&w.toks[0]), 0))
-        return R_JSON;
-    if ((r = walk_value(&w, 0, collect)))
-        return r;
-    /* One value only, then nothing but whitespace. */
-    if (w.i != n || !valid_gap(buf, w.cur, len, 0))
-        return R_JSON;
-    return NULL;
-}
-
-/* ---- step 4: fields ---------------------------------------------------- */
-
-/* The string value of field fi (a JSMN_STRING token), unescaped if needed. */
-static const char *field_string(fs_decoder_t *d, const char *buf, const struct scan *sc, int fi,
-                                fs_str_t *out)
-{
-    if (d->have_str & (1u << fi)) {
-        *out = d->str[fi];
-        return NULL;
-    }
-    const jsmntok_t *t = &d->toks[d->value_tok[fi]];
-    const char *s = buf + t->start;
-    size_t n = (size_t)(t->end - t->start);
-    if (sc->backslash && memchr(s, '\\', n)) {
-        /* Distinct fields are distinct tokens, so the scratch cannot overflow. */
+    if (!(d->have_str & (1u << fi))) {
+        /* Distinct fields are distinct values, so the scratch cannot overflow. */
+        const struct value *v = &d->value[fi];
         const char *reason;
         char *o = d->scratch + d->scratch_used;
-        long m = unescape(s, n, o, &reason);
+        long m = unescape(v->ptr, v->len, o, &reason);
         if (m < 0)
             return reason;
         d->scratch_used += (size_t)m;
-        s = o;
-        n = (size_t)m;
+        d->str[fi].ptr = o;
+        d->str[fi].len = (size_t)m;
+        d->have_str |= 1u << fi;
     }
-    d->str[fi].ptr = s;
-    d->str[fi].len = n;
-    d->have_str |= 1u << fi;
     *out = d->str[fi];
     return NULL;
 }
 
-static int is_null(const char *buf, const jsmntok_t *t)
+/* The string value of field fi (a V_STRING value), unescaped if needed; NULL or the reason. */
+static inline const char *field_string(fs_decoder_t *d, int fi, fs_str_t *out)
 {
-    return t->type == JSMN_PRIMITIVE && buf[t->start] == 'n';
+    const struct value *v = &d->value[fi];
+    if (v->escape)
+        return field_unescaped(d, fi, out);
+    out->ptr = v->ptr;
+    out->len = v->len;
+    return NULL;
+}
+
+static int is_null(const struct value *v)
+{
+    return v->type == V_PRIMITIVE && v->ptr[0] == 'n';
 }
 
 /* Whether the JSON number s[0..n) has a fraction or an exponent. */
@@ -769,7 +934,7 @@ static int has_fraction_or_exponent(const char *s, size_t n)
 }
 
 /*
- * An integer ts from the primitive token s[0..n) (already checked to be valid
+ * An integer ts from the primitive s[0..n) (already checked to be valid
  * JSON): it must be a JSON integer (no fraction or exponent) in range.
  * Returns NULL or the reason.
  */
@@ -781,7 +946,7 @@ static const char *ts_integer(const char *s, size_t n, int64_t *ms)
         return "ts has the wrong type";
     for (size_t i = 0; i < n; i++) {
         /* Bounding v on the way also rules out overflow. */
-        if (!is_digit(s[i]) || v > TS_MAX_MS) {
+        if (!is_digit((unsigned char)s[i]) || v > TS_MAX_MS) {
             if (has_fraction_or_exponent(s + i, n - i))
                 return "ts has the wrong type";
             return "ts out of range"; /* negative, or too large */
@@ -792,21 +957,20 @@ static const char *ts_integer(const char *s, size_t n, int64_t *ms)
     return NULL;
 }
 
-static const char *decode_ts(fs_decoder_t *d, const char *buf, const struct scan *sc,
-                             fs_event_t *ev)
+static const char *decode_ts(fs_decoder_t *d, fs_event_t *ev)
 {
-    if (!d->value_tok[F_TS])
+    if (!(d->seen & (1u << F_TS)))
         return "missing ts";
-    const jsmntok_t *t = &d->toks[d->value_tok[F_TS]];
+    const struct value *v = &d->value[F_TS];
     const char *r;
-    if (t->type == JSMN_STRING) {
+    if (v->type == V_STRING) {
         fs_str_t s;
-        if ((r = field_string(d, buf, sc, F_TS, &s)))
+        if ((r = field_string(d, F_TS, &s)))
             return r;
         if (fs_timestamp_parse(s.ptr, s.len, &ev->ts_ms))
             return "ts cannot be parsed";
-    } else if (t->type == JSMN_PRIMITIVE) {
-        if ((r = ts_integer(buf + t->start, (size_t)(t->end - t->start), &ev->ts_ms)))
+    } else if (v->type == V_PRIMITIVE) {
+        if ((r = ts_integer(v->ptr, v->len, &ev->ts_ms)))
             return r;
     } else {
         return "ts has the wrong type";
@@ -816,15 +980,14 @@ static const char *decode_ts(fs_decoder_t *d, const char *buf, const struct scan
     return NULL;
 }
 
-static const char *decode_outcome(fs_decoder_t *d, const char *buf, const struct scan *sc,
-                                  fs_event_t *ev)
+static const char *decode_outcome(fs_decoder_t *d, fs_event_t *ev)
 {
-    if (!d->value_tok[F_OUTCOME])
+    if (!(d->seen & (1u << F_OUTCOME)))
         return "missing outcome";
-    if (d->toks[d->value_tok[F_OUTCOME]].type != JSMN_STRING)
+    if (d->value[F_OUTCOME].type != V_STRING)
         return "outcome has the wrong type";
     fs_str_t s;
-    const char *r = field_string(d, buf, sc, F_OUTCOME, &s);
+    const char *r = field_string(d, F_OUTCOME, &s);
     if (r)
         return r;
     if (s.len == 2 && memcmp(s.ptr, "ok", 2) == 0)
@@ -836,14 +999,13 @@ static const char *decode_outcome(fs_decoder_t *d, const char *buf, const struct
     return NULL;
 }
 
-static const char *decode_code(fs_decoder_t *d, const char *buf, const struct scan *sc,
-                               fs_event_t *ev)
+static const char *decode_code(fs_decoder_t *d, fs_event_t *ev)
 {
-    if (!d->value_tok[F_CODE])
+    if (!(d->seen & (1u << F_CODE)))
         return "missing code";
-    if (d->toks[d->value_tok[F_CODE]].type != JSMN_STRING)
+    if (d->value[F_CODE].type != V_STRING)
         return "code has the wrong type";
-    const char *r = field_string(d, buf, sc, F_CODE, &ev->code);
+    const char *r = field_string(d, F_CODE, &ev->code);
     if (r)
         return r;
     if (ev->code.len == 0)
@@ -851,34 +1013,32 @@ static const char *decode_code(fs_decoder_t *d, const char *buf, const struct sc
     return NULL;
 }
 
-static const char *decode_user(fs_decoder_t *d, const char *buf, const struct scan *sc,
-                               fs_event_t *ev)
+static const char *decode_user(fs_decoder_t *d, fs_event_t *ev)
 {
-    if (!d->value_tok[F_USER])
+    if (!(d->seen & (1u << F_USER)))
         return NULL;
-    const jsmntok_t *t = &d->toks[d->value_tok[F_USER]];
-    if (is_null(buf, t))
+    const struct value *v = &d->value[F_USER];
+    if (is_null(v))
         return NULL;
-    if (t->type != JSMN_STRING)
+    if (v->type != V_STRING)
         return "user_id has the wrong type";
-    return field_string(d, buf, sc, F_USER, &ev->user);
+    return field_string(d, F_USER, &ev->user);
 }
 
-static const char *decode_dims(fs_decoder_t *d, const char *buf, const struct scan *sc,
-                               fs_event_t *ev)
+static const char *decode_dims(fs_decoder_t *d, fs_event_t *ev)
 {
     for (size_t i = 0; i < d->n_dims; i++) {
         int fi = (int)d->dim_field[i];
         ev->dims[i] = unknown;
-        if (!d->value_tok[fi])
+        if (!(d->seen & (1u << fi)))
             continue;
-        const jsmntok_t *t = &d->toks[d->value_tok[fi]];
-        if (is_null(buf, t))
+        const struct value *v = &d->value[fi];
+        if (is_null(v))
             continue;
-        if (t->type != JSMN_STRING)
+        if (v->type != V_STRING)
             return d->fields[fi].wrong_type;
         fs_str_t s;
-        const char *r = field_string(d, buf, sc, fi, &s);
+        const char *r = field_string(d, fi, &s);
         if (r)
             return r;
         if (s.len > 0)
@@ -891,67 +1051,122 @@ static const char *decode_dims(fs_decoder_t *d, const char *buf, const struct sc
     return NULL;
 }
 
-/* ---- entry point ------------------------------------------------------- */
+/* ---- why a message is not good JSON ------------------------------------ */
 
-/* A bare primitive is valid JSON, but jsmn cannot parse one that ends the input. */
-static const char *check_bare_primitive(const char *buf, size_t len, size_t p)
+/*
+ * The first byte that is not well-formed UTF-8 or is a control character
+ * other than tab, CR and LF gives the reason; NULL if there is none.
+ */
+static const char *bad_bytes(const unsigned char *s, size_t len)
 {
-    char c = buf[p];
-    size_t end = len;
-    while (end > p && is_ws(buf[end - 1]))
-        end--;
-    if ((c == '-' || is_digit(c) || c == 't' || c == 'f' || c == 'n') &&
-        valid_primitive(buf + p, end - p))
-        return R_NOT_OBJECT;
+    size_t i = 0;
+    while (i < len) {
+#ifdef USE_WORDS
+        if (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, sizeof w);
+            if (!unusual_bytes(w)) {
+                i += 8;
+                continue;
+            }
+        }
+#endif
+        unsigned char c = s[i];
+        if (c >= 0x80) {
+            size_t n = utf8_seq(s + i, len - i);
+            if (n == 0)
+                return R_UTF8;
+            i += n;
+        } else if (c < 0x20 && !is_ws(c)) {
+            return R_JSON;
+        } else {
+            i++;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Whether brackets nest deeper than FS_DECODE_MAX_DEPTH, counting those
+ * outside strings and taking a quote after a backslash as part of a string;
+ * the message need not be good JSON.
+ */
+static int too_deep(const unsigned char *s, size_t len)
+{
+    int depth = 0, in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > FS_DECODE_MAX_DEPTH)
+                return 1;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The reason a message the parser rejected is invalid. The checks apply in
+ * the order decode.h lists them: bad bytes anywhere in the message, then
+ * emptiness, then nesting (an excess of brackets is reported even when the
+ * syntax breaks earlier), then any other syntax error.
+ */
+static const char *rejected(const unsigned char *s, size_t len)
+{
+    const char *r = bad_bytes(s, len);
+    if (r)
+        return r;
+    if (skip_ws(s, s + len) == s + len)
+        return R_EMPTY;
+    if (too_deep(s, len))
+        return R_DEEP;
     return R_JSON;
 }
+
+/* ---- entry point ------------------------------------------------------- */
 
 int fs_decoder_decode(fs_decoder_t *d, fs_event_kind_t kind, const char *buf, size_t len,
                       fs_event_t *ev, const char **reason)
 {
-    struct scan sc;
+    const unsigned char *s = (const unsigned char *)buf, *end = s + len, *p;
     const char *r;
-    size_t p = 0;
 
     if (len > FS_DECODE_MAX_BYTES) {
         r = R_TOO_LARGE;
         goto invalid;
     }
-    if ((r = scan_bytes(buf, len, &sc)))
-        goto invalid;
-    while (p < len && is_ws(buf[p]))
-        p++;
-    if (p == len) {
-        r = R_EMPTY;
-        goto invalid;
-    }
-    if (sc.brackets > FS_DECODE_MAX_DEPTH && too_deep(buf, len)) {
-        r = R_DEEP;
-        goto invalid;
-    }
-    if (buf[p] != '{' && buf[p] != '[' && buf[p] != '"') {
-        r = check_bare_primitive(buf, len, p);
-        goto invalid;
-    }
-    int collect = buf[p] == '{';
 
-    memset(d->value_tok, 0, sizeof d->value_tok);
+    d->seen = 0;
     d->duplicate = 0;
     d->have_str = 0;
     d->scratch_used = 0;
 
-    /* The only call of jsmn_parse: the compiler inlines it and keeps its state in registers. */
-    jsmn_parser parser;
-    jsmn_init(&parser);
-    int n = jsmn_parse(&parser, buf, len, d->toks, FS_DECODE_MAX_BYTES);
-    if (n <= 0) {
-        r = R_JSON;
+    /* good: the message is one JSON value, with nothing but whitespace around it. */
+    int good = 0;
+    p = skip_ws(s, end);
+    const int object = p < end && *p == '{';
+    if (object) {
+        const unsigned char *lim = end - 1;
+        while (lim > p && is_ws(*lim))
+            lim--;
+        good = lim > p && *lim == '}' &&
+               top_object(d, p, end, lim, d->active[kind == FS_EVENT_ERROR]) == lim + 1;
+    } else if (p < end && (p = value_end(p, end, 0))) {
+        good = skip_ws(p, end) == end;
+    }
+    if (!good) {
+        r = rejected(s, len);
         goto invalid;
     }
-    uint32_t mask = d->active[kind == FS_EVENT_ERROR];
-    if ((r = check_grammar(d, buf, len, n, &sc, collect, mask)))
-        goto invalid;
-    if (!collect) {
+    if (!object) {
         r = R_NOT_OBJECT;
         goto invalid;
     }
@@ -966,13 +1181,13 @@ int fs_decoder_decode(fs_decoder_t *d, fs_event_kind_t kind, const char *buf, si
     ev->code.len = 0;
     ev->user.ptr = "";
     ev->user.len = 0;
-    if ((r = decode_ts(d, buf, &sc, ev)))
+    if ((r = decode_ts(d, ev)))
         goto invalid;
     if (kind == FS_EVENT_ERROR)
-        r = decode_code(d, buf, &sc, ev);
+        r = decode_code(d, ev);
     else
-        r = decode_outcome(d, buf, &sc, ev);
-    if (r || (r = decode_user(d, buf, &sc, ev)) || (r = decode_dims(d, buf, &sc, ev)))
+        r = decode_outcome(d, ev);
+    if (r || (r = decode_user(d, ev)) || (r = decode_dims(d, ev)))
         goto invalid;
     return 0;
 

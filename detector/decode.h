@@ -7,9 +7,9 @@
  * returned reason as its `foreshock-error` header. The whole message must be
  * valid UTF-8 and valid JSON (RFC 8259) whose top level is an object; fields
  * not named in the contract or configured as dimensions are ignored whatever
- * their type. Decoding never allocates: all working memory (token array,
- * scratch for unescaped strings) is allocated by fs_decoder_new, sized for
- * the largest message allowed.
+ * their type. Decoding never allocates: the only working memory, scratch for
+ * unescaped strings, is allocated by fs_decoder_new, sized for the largest
+ * message allowed.
  *
  * Thread safety: a decoder is not thread safe; use one per thread. Distinct
  * decoders share nothing.
@@ -89,9 +89,8 @@ void fs_decoder_free(fs_decoder_t *d);
  * user_id has len 0. Keys are compared after unescaping ("t\u0073" is "ts").
  * Keys the decoder does not use are never checked for duplicates.
  *
- * Never allocates. The cost is linear in len for ordinary events; nesting
- * makes it at worst proportional to len * FS_DECODE_MAX_DEPTH (jsmn's closing
- * brackets), a few milliseconds for a hostile 64 KiB message.
+ * Never allocates. The cost is linear in len: one pass over the message, and
+ * for an invalid one at most two more to find the reason.
  */
 int fs_decoder_decode(fs_decoder_t *d, fs_event_kind_t kind, const char *buf, size_t len,
                       fs_event_t *ev, const char **reason);

@@ -277,6 +277,13 @@ void fs_pipeline_partition_at_end(fs_pipeline_t *p, int handle)
         p->parts[handle].at_end = 1;
 }
 
+void fs_pipeline_touch(fs_pipeline_t *p, int64_t now_ms)
+{
+    for (int i = 0; i < p->n_parts; i++)
+        if (p->parts[i].active && p->parts[i].last_wall_ms != INT64_MIN)
+            p->parts[i].last_wall_ms = now_ms;
+}
+
 void fs_pipeline_remove_partition(fs_pipeline_t *p, int handle)
 {
     if (handle >= 0 && handle < p->n_parts)
@@ -450,8 +457,13 @@ static void close_bucket(fs_pipeline_t *p)
  * that never delivered counts from the first tick after its assignment. */
 static int is_idle(const fs_pipeline_t *p, const partition_t *part, int64_t now_ms)
 {
-    return part->at_end ||
-           (part->last_wall_ms != INT64_MIN && now_ms - part->last_wall_ms > p->cfg->window_idle_ms);
+    /* A partition known to be empty holds nothing back. One that has spoken
+     * holds the watermark at its position until it has been silent for the
+     * idle timeout, even when the consumer is at its end: new events for it
+     * may simply not have been fetched yet. */
+    if (part->at_end && part->max_ts == INT64_MIN && part->next_ts == INT64_MIN)
+        return 1;
+    return part->last_wall_ms != INT64_MIN && now_ms - part->last_wall_ms > p->cfg->window_idle_ms;
 }
 
 /* How far a partition has got: its newest event, or the one it holds back
@@ -567,6 +579,23 @@ int fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const char
                             reason);
         return FS_PIPELINE_TAKEN;
     }
+    if (!fs_aggregate_started(p->agg) && ev.ts_ms <= now_ms + p->cfg->window_future_skew_ms) {
+        /* The window starts at the oldest position of all partitions, so
+         * wait until each has shown where it is (or is idle). */
+        int64_t oldest = ev.ts_ms;
+        for (int i = 0; i < p->n_parts; i++) {
+            const partition_t *o = &p->parts[i];
+            if (i == handle || !o->active || is_idle(p, o, now_ms))
+                continue;
+            if (position(o) == INT64_MIN) {
+                part->next_ts = ev.ts_ms;
+                return FS_PIPELINE_AHEAD;
+            }
+            if (position(o) < oldest)
+                oldest = position(o);
+        }
+        fs_aggregate_start(p->agg, oldest - p->cfg->window_lateness_ms);
+    }
     if (fs_aggregate_started(p->agg) && ev.ts_ms >= fs_aggregate_open_until(p->agg) &&
         ev.ts_ms <= now_ms + p->cfg->window_future_skew_ms &&
         others_behind(p, handle, ev.ts_ms, now_ms)) {
@@ -583,8 +612,6 @@ int fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const char
         p->stats.future++;
         return FS_PIPELINE_TAKEN;
     }
-    if (!fs_aggregate_started(p->agg))
-        fs_aggregate_start(p->agg, ev.ts_ms - p->cfg->window_lateness_ms);
     if (ev.ts_ms < fs_aggregate_open_from(p->agg) &&
         fs_aggregate_extend_back(p->agg, ev.ts_ms) != 0) {
         p->stats.late++;

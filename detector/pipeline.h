@@ -73,6 +73,10 @@ int fs_pipeline_add_partition(fs_pipeline_t *p, const char *topic, int32_t parti
  * message it cannot bring old events, so it does not hold the watermark. */
 void fs_pipeline_partition_at_end(fs_pipeline_t *p, int handle);
 
+/* Restarts the idle clocks of all partitions: after consumption was paused
+ * (the store was down), silence says nothing about the partitions. */
+void fs_pipeline_touch(fs_pipeline_t *p, int64_t now_ms);
+
 /* The partition no longer belongs to this pipeline (revoked). Flush first. */
 void fs_pipeline_remove_partition(fs_pipeline_t *p, int handle);
 

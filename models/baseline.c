@@ -60,16 +60,16 @@ void fs_baseline_learn(fs_baseline_t *b, fs_family_t family, double decay, doubl
     }
     expect = n * rate;
 
-    /* The residual is taken before the bucket is learned (a prediction
+    /* The deviation is taken before the bucket is learned (a prediction
      * error), so its variance includes the error of the estimate itself:
      * about rate/N per trial for N past trials, hence the 1 + n/N factor.
      * Without it the first buckets would overstate phi. A baseline with no
      * past yet predicts nothing and gives no residual. */
     if (b->trials > 0.0 && var > 0.0) {
         double d = x - expect;
-        double r2 = d * d / (var * (1.0 + n / b->trials));
-        b->disp_sum = decay * b->disp_sum + fmin(r2, FS_BASELINE_DISP_CLIP * phi);
-        b->disp_weight = decay * b->disp_weight + 1.0;
+        double cap = FS_BASELINE_DISP_CLIP * phi * fmax(var, 1.0);
+        b->disp_sum = decay * b->disp_sum + fmin(d * d, cap);
+        b->disp_weight = decay * b->disp_weight + var * (1.0 + n / b->trials);
     } else {
         b->disp_sum *= decay;
         b->disp_weight *= decay;

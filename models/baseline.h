@@ -38,8 +38,9 @@ typedef enum fs_family {
  * deviations (+-1 event) before it is learned. */
 #define FS_BASELINE_CLIP_SD 4.0
 
-/* A bucket's squared Pearson residual is clipped to FS_BASELINE_DISP_CLIP
- * times the current phi (4 standard deviations) before it enters phi. */
+/* A bucket's squared deviation from the estimate is clipped to
+ * FS_BASELINE_DISP_CLIP * phi * max(variance, 1) (4 standard deviations, or
+ * 4 events where the variance is below one event) before it enters phi. */
 #define FS_BASELINE_DISP_CLIP 16.0
 
 /* Largest dispersion factor reported: beyond it the counts are not counts of
@@ -49,8 +50,8 @@ typedef enum fs_family {
 typedef struct fs_baseline {
     double events;       /* decayed, clipped events (failures, errors, attempts) */
     double trials;       /* decayed trials: attempts (binomial) or buckets (Poisson) */
-    double disp_sum;     /* decayed sum of clipped squared Pearson residuals */
-    double disp_weight;  /* decayed number of residuals in disp_sum */
+    double disp_sum;     /* decayed sum of clipped squared deviations (x - n*rate)^2 */
+    double disp_weight;  /* decayed sum of their model variances */
     double trials_seen;  /* raw trials ever learned (never decays): for warm-up */
     double buckets_seen; /* buckets ever learned, empty ones included */
 } fs_baseline_t;
@@ -74,13 +75,20 @@ void fs_baseline_init(fs_baseline_t *b);
  * Jeffreys half-event so that a slice which never failed gets a small
  * positive rate instead of 0 (against which a single failure would be
  * infinite evidence); these are the posterior means under a Jeffreys prior
- * when there is no parent. Without a prior w = 0. For the Poisson family q must be the expected count of
- * this slice, not the parent's own count.
+ * when there is no parent. Without a prior w = 0. For the Poisson family q must be the expected
+ * count of this slice, not the parent's own count.
  */
 double fs_baseline_rate(const fs_baseline_t *b, fs_family_t family, double prior);
 
-/* The over-dispersion factor phi >= 1: the decayed mean squared Pearson
- * residual of past buckets, floored at 1, capped at FS_BASELINE_PHI_MAX. */
+/*
+ * The over-dispersion factor phi >= 1: the Pearson statistic pooled over the
+ * decayed past, sum (x - n*rate)^2 / sum var, with var = n*rate*(1-rate)
+ * (binomial) or rate (Poisson), floored at 1, capped at FS_BASELINE_PHI_MAX.
+ * Pooling (rather than averaging each bucket's ratio) weighs buckets by their
+ * size, and keeps sparse slices honest: there one event is already several
+ * "standard deviations", so per-bucket ratios would be clipped away and
+ * clustered failures (one user retrying) would go unnoticed.
+ */
 double fs_baseline_dispersion(const fs_baseline_t *b);
 
 /*

@@ -13,11 +13,11 @@ typedef struct step_ctx {
     const fs_engine_spec_t *spec;
     double shifts[FS_ENGINE_BANK_MAX];
     int arms;
-    double h;        /* threshold */
-    double decay;    /* baseline forgetting per bucket */
-    double decay_r;  /* recent-window forgetting per bucket */
-    double warmup;   /* buckets */
-    double prior;    /* obs->prior */
+    double h;       /* threshold */
+    double decay;   /* baseline forgetting per bucket */
+    double decay_r; /* recent-window forgetting per bucket */
+    double warmup;  /* buckets */
+    double prior;   /* obs->prior */
 } step_ctx_t;
 
 int fs_engine_shifts(const fs_engine_spec_t *spec, const fs_model_params_t *params,
@@ -50,6 +50,8 @@ void fs_engine_init(fs_engine_t *eng)
     eng->last_ms = 0;
     eng->started = 0;
     eng->firing = 0;
+    eng->drained = 0;
+    eng->lead = 0;
     eng->onset_ms = 0;
     eng->rate = 0.0;
     eng->phi = 1.0;
@@ -126,7 +128,8 @@ static void step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, dou
         }
         /* While firing, hold each statistic at the threshold: what matters
          * then is how soon the evidence reverses, not how much piled up. */
-        fs_cusum_step(&eng->arm[i], arm_llr(ctx, ctx->shifts[i], n, x, eng->rate) / eng->phi,
+        double llr = arm_llr(ctx, ctx->shifts[i], n, x, eng->rate) / eng->phi;
+        fs_cusum_step(&eng->arm[i], fmin(llr, FS_ENGINE_STEP_MAX * ctx->h),
                       eng->firing ? ctx->h : INFINITY, bucket_ms, nn, x, expect);
         top = fmax(top, eng->arm[i].s);
     }
@@ -140,12 +143,17 @@ static void step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, dou
         eng->win_x += x;
         eng->win_e += expect;
         eng->win_buckets += 1.0;
-        if (top == 0.0 && recent_near(eng, ctx))
+        if (top == 0.0)
+            eng->drained = 1;
+        if (top >= FS_ENGINE_EXIT_LEVEL * ctx->h)
+            eng->drained = 0;
+        if (eng->drained && recent_near(eng, ctx))
             eng->quiet += 1.0;
         else
             eng->quiet = 0.0;
         if (eng->quiet >= FS_ENGINE_HOLD_BUCKETS) {
             eng->firing = 0;
+            eng->drained = 0;
             eng->quiet = 0.0;
             for (int i = 0; i < ctx->arms; i++)
                 fs_cusum_reset(&eng->arm[i]);
@@ -153,11 +161,20 @@ static void step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, dou
         return;
     }
 
-    lead = lead_arm(eng, ctx->arms);
-    if (warm && eng->arm[lead].s >= ctx->h &&
-        eng->arm[lead].e / eng->phi >= spec->min_window_expected) {
+    /* Of the arms at the threshold, the strongest shift decides (the shifts
+     * go from mildest to strongest). Its onset is the sharpest: under the
+     * baseline it falls back to 0 fastest, so it carries no leftover
+     * excursion from earlier noise, while with every bucket's evidence capped
+     * a big shift lifts all arms alike. */
+    lead = -1;
+    for (int i = ctx->arms - 1; i >= 0 && lead < 0 && warm; i--)
+        if (eng->arm[i].s >= ctx->h && eng->arm[i].e / eng->phi >= spec->min_window_expected)
+            lead = i;
+    if (lead >= 0) {
         const fs_cusum_t *c = &eng->arm[lead];
         eng->firing = 1;
+        eng->drained = 0;
+        eng->lead = lead;
         eng->onset_ms = c->start_ms;
         eng->win_n = c->n;
         eng->win_x = c->x;
@@ -223,7 +240,8 @@ void fs_engine_update(fs_engine_t *eng, const fs_engine_spec_t *spec,
 
     /* The deciding window: from the onset while firing and on the bucket
      * that resolves (so the resolution carries the whole incident);
-     * otherwise the current excursion of the leading arm, or this bucket. */
+     * otherwise the current excursion of the arm closest to firing, or this
+     * bucket. */
     if (eng->firing || was_firing) {
         onset = eng->onset_ms;
         wn = eng->win_n;

@@ -10,24 +10,32 @@
  *    until then, because a test against a baseline that means nothing yet
  *    would only accumulate noise;
  *  - evidence: each bucket adds its log-likelihood ratio divided by the
- *    dispersion phi (quasi-likelihood) to each arm; an arm's onset is the
- *    first bucket after its statistic was last 0;
+ *    dispersion phi (quasi-likelihood), at most FS_ENGINE_STEP_MAX times the
+ *    threshold, to each arm; an arm's onset is the first bucket after its
+ *    statistic was last 0;
  *  - entry: the model fires when an arm reaches params->threshold (and the
  *    arm's window holds at least spec->min_window_expected expected events,
- *    in units of phi). The arm with the largest statistic decides: its onset
- *    is the alert's onset and its window is the alert's evidence;
+ *    in units of phi). Of the arms that qualify, the one for the strongest
+ *    shift decides: its onset is the alert's onset and its window is the
+ *    alert's evidence;
  *  - freeze: while firing, the baseline rate and phi are those of the entry
  *    bucket and nothing is learned, so an incident is never taken for normal;
- *  - exit, with hysteresis: while firing each statistic is held at most at
- *    the threshold, so it drains in bounded time once the incident ends. The
- *    model resolves after FS_ENGINE_HOLD_BUCKETS consecutive buckets in which
- *    every statistic is 0 (the evidence has reversed: the smallest shift is
- *    now less likely than the baseline) AND the recent window (decayed, half-
- *    life FS_ENGINE_RECENT_HALFLIFE buckets) sits near the baseline: its
- *    excess over the expected count is within the geometric midpoint between
- *    the baseline and the smallest shift, or within 2 standard deviations.
- *    The arms restart from 0, so firing again takes a full threshold of new
- *    evidence: no flapping on the first noisy bucket.
+ *  - exit, with hysteresis (enter and exit conditions differ): while firing
+ *    each statistic is held at most at the threshold, so it drains in bounded
+ *    time once the incident ends. The evidence has reversed when every
+ *    statistic has fallen back to 0 (even the mildest shift is now less
+ *    likely than the baseline). From then on, the model resolves after
+ *    FS_ENGINE_HOLD_BUCKETS consecutive buckets in which (a) no statistic
+ *    climbs back to FS_ENGINE_EXIT_LEVEL times the threshold (under the
+ *    baseline they wander a little above 0, so "exactly 0" would make the
+ *    hold a lottery) and (b) the recent window (decayed, half-life
+ *    FS_ENGINE_RECENT_HALFLIFE buckets) sits near the baseline: its excess
+ *    (shortfall, for falls) against the expected count is within the
+ *    geometric midpoint between the baseline and the mildest shift, or
+ *    within 2 standard deviations. Renewed evidence (a) voids the reversal.
+ *    After resolving the arms restart from 0, so firing again takes a full
+ *    threshold of new evidence: an outage that sputters stays one alert, and
+ *    a resolved one does not flap back on the first noisy bucket.
  *  - gaps: buckets missing between two calls (bucket_start_ms jumps by more
  *    than a bucket) are processed as empty buckets first: for a ratio no
  *    information, for a count a count of 0. At most FS_ENGINE_GAP_MAX of
@@ -60,11 +68,25 @@
  * 30% or less is an outage worth paging on. */
 #define FS_ENGINE_FALL_MAX 0.3
 
-/* Consecutive quiet buckets before a firing model resolves. */
-#define FS_ENGINE_HOLD_BUCKETS 5
+/* Consecutive quiet buckets before a firing model resolves: an outage that
+ * sputters (bad for a few buckets, good for a few) stays one alert. */
+#define FS_ENGINE_HOLD_BUCKETS 10
+
+/* While holding, a statistic at this fraction of the threshold is renewed
+ * evidence: it voids the reversal. One bucket of a large shift reaches it
+ * (FS_ENGINE_STEP_MAX); baseline noise hardly does. */
+#define FS_ENGINE_EXIT_LEVEL 0.5
 
 /* Half-life, in buckets, of the recent window the exit condition checks. */
-#define FS_ENGINE_RECENT_HALFLIFE 3.0
+#define FS_ENGINE_RECENT_HALFLIFE 2.0
+
+/* No single bucket adds more than this fraction of the threshold to a
+ * statistic (a robust, "winsorized" CUSUM). Over-dispersion is divided out
+ * only on average: one user's retry storm or a heavy-tailed one-bucket spike
+ * can still look like overwhelming evidence under the binomial or Poisson
+ * model. With the cap it takes at least two buckets of evidence to fire,
+ * which costs the largest shifts one bucket of delay and nothing else. */
+#define FS_ENGINE_STEP_MAX 0.5
 
 /* Most missing buckets replayed as empty between two calls (18 h at 1 s). */
 #define FS_ENGINE_GAP_MAX 65536
@@ -84,6 +106,8 @@ typedef struct fs_engine {
     int64_t last_ms;    /* bucket_start_ms of the last bucket fed */
     int started;        /* a bucket has been fed */
     int firing;         /* 1 while anomalous */
+    int drained;        /* while firing: every statistic has been back at 0 */
+    int lead;           /* while firing: the deciding arm */
     int64_t onset_ms;   /* while firing: first bucket of the deciding window */
     double rate;        /* baseline rate used for the last bucket */
     double phi;         /* dispersion used for the last bucket */

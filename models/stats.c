@@ -271,8 +271,7 @@ static double beta_cf(double a, double b, double x)
 /* Regularized incomplete beta I_x(a, b) for 0 < x < 1. */
 static double beta_i(double a, double b, double x)
 {
-    double front = exp(log_gamma(a + b) - log_gamma(a) - log_gamma(b) + a * log(x) +
-                       b * log1p(-x));
+    double front = exp(log_gamma(a + b) - log_gamma(a) - log_gamma(b) + a * log(x) + b * log1p(-x));
 
     /* The continued fraction converges fast on the near side of the mean;
      * use the symmetry I_x(a, b) = 1 - I_{1-x}(b, a) on the far side. */

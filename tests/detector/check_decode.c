@@ -300,6 +300,45 @@ static const struct valid_case valid[] = {
      "",
      "",
      {"unknown", "unknown", "unknown", "unknown"}},
+    {"a lone surrogate in an ignored field is not unescaped",
+     FS_EVENT_PLAYBACK,
+     DIMS_DEFAULT,
+     "{\"x\":\"\\ud800\",\"ts\":1795809605250,\"\\udc00\":1,\"outcome\":\"ok\"}",
+     TS1,
+     0,
+     "",
+     "",
+     {"unknown", "unknown", "unknown", "unknown"}},
+    {"values end right at the closing brace",
+     FS_EVENT_PLAYBACK,
+     DIMS_DEFAULT,
+     "{\"outcome\":\"ok\",\"t\":true,\"f\":false,\"n\":null,\"a\":[],\"o\":{},\"e\":1E-7,"
+     "\"ts\":1795809605250}",
+     TS1,
+     0,
+     "",
+     "",
+     {"unknown", "unknown", "unknown", "unknown"}},
+    {"long keys and values",
+     FS_EVENT_PLAYBACK,
+     DIMS_DEFAULT,
+     "{\"a_key_longer_than_thirty_two_bytes_x\":\"a value longer than sixteen bytes\","
+     "\"ts\":1795809605250,\"outcome\":\"ok\",\"app_version\":\"2026.11.27-build.1234567\","
+     "\"app_versiom\":1,\"App_version\":2,\"app_version_\":3}",
+     TS1,
+     0,
+     "",
+     "",
+     {"unknown", "unknown", "2026.11.27-build.1234567", "unknown"}},
+    {"an empty object is valid JSON",
+     FS_EVENT_PLAYBACK,
+     DIMS_DEFAULT,
+     "{\"o\":{ },\"a\":[ ],\"ts\":1795809605250,\"outcome\":\"ok\"}",
+     TS1,
+     0,
+     "",
+     "",
+     {"unknown", "unknown", "unknown", "unknown"}},
 };
 
 START_TEST(decodes_valid)
@@ -457,6 +496,64 @@ static const struct invalid_case invalid[] = {
     {P, OK_HEAD "\"country\":\"a\",\"country\":null}", 0, "duplicate field"},
     {E, "{\"ts\":1795809605250,\"code\":\"X\",\"code\":\"Y\"}", 0, "duplicate field"},
     {P, OK_HEAD "\"user_id\":\"a\",\"user_id\":\"a\"}", 0, "duplicate field"},
+    /* The top-level object's closing brace taken by a nested value, or found too early. */
+    {P, OK_HEAD "\"x\":{}", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":{\"a\":[1]}", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":1} }", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":1}}", 0, "not valid JSON"},
+    {P, "{\"ts\":1795809605250,\"outcome\":\"ok\"", 0, "not valid JSON"},
+    {P, "{\"ts\":1795809605250,\"outcome\":\"ok\",}", 0, "not valid JSON"},
+    {P, "{\"ts\":1795809605250,\"outcome\":\"ok\",\"x\":}", 0, "not valid JSON"},
+    {P, "{}}", 0, "not valid JSON"},
+    {P, "{ }  ]", 0, "not valid JSON"},
+    /* Values cut short by the closing brace. */
+    {P, OK_HEAD "\"x\":t}", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":fals}", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":n}", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":1e+}", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":1.5e}", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":-01}", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":-a}", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":\"\\u00e\"}", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":\"\\", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":\"\\u00", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":\"\\u00e", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":\"\\u00e9", 0, "not valid JSON"},
+    {P, "\"\\u00e", 0, "not valid JSON"},
+    {P, "[\"\\u00e", 0, "not valid JSON"},
+    {P, "[\"\\", 0, "not valid JSON"},
+    {P, "[\"abc", 0, "not valid JSON"},
+    {P, "[tru", 0, "not valid JSON"},
+    {P, "[-", 0, "not valid JSON"},
+    {P, "[1.", 0, "not valid JSON"},
+    {P, "[1e", 0, "not valid JSON"},
+    {P, "[1e-", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":[\"a\",t]}", 0, "not valid JSON"},
+    {P, "[tru", 0, "not valid JSON"},
+    {P, "[1,\"", 0, "not valid JSON"},
+    {P, "{\"a\":[1,{\"b\":2,}]}", 0, "not valid JSON"},
+    /* Bad bytes anywhere come before syntax errors; the first bad byte decides. */
+    {P, "} \xff", 0, "not valid UTF-8"},
+    {P, "{\"a\":1,\xff\x01}", 0, "not valid UTF-8"},
+    {P, "{\"a\":1,\x01\"x\":\"\xff\"}", 0, "not valid JSON"},
+    {P, OK_HEAD "\"x\":\"\xc3\"}", 0, "not valid UTF-8"},
+    {P, OK_HEAD "\"x\":\xc3\xa9}", 0, "not valid JSON"}, /* UTF-8, but outside a string */
+    /* Nesting comes before syntax errors; brackets in strings do not count. */
+    {P, "{\"a\":1,,\"b\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 0,
+     "JSON nested too deeply"},
+    {P, "{\"a\":\"\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 0,
+     "not valid JSON"},
+    {P, "\t \r\n", 0, "empty message"},
+    {P, "\t \r\n1", 0, "not a JSON object"},
+    {P, "\"\\ud800\" ", 0, "not a JSON object"},
+    {P, "[{\"ts\":1795809605250,\"outcome\":\"ok\"}]", 0, "not a JSON object"},
+    /* A key in the last bytes of the message. */
+    {P, OK_HEAD "\"cdn\":1}", 0, "cdn has the wrong type"},
+    {P, "{\"outcome\":\"ok\",\"ts\":1}", 0, "ts out of range"},
+    {P, "{\"outcome\":\"ok\",\"ts\" :\n1.0 }", 0, "ts has the wrong type"},
+    {E, "{\"ts\":1795809605250,\"code\":\"\\udc00\"}", 0, "not valid UTF-8"},
+    {P, "{\"ts\":1795809605250,\"outcome\":\"o\\ud800\"}", 0, "not valid UTF-8"},
+    {P, "{\"ts\":\"\\ud800\",\"outcome\":1}", 0, "not valid UTF-8"},
 };
 
 START_TEST(rejects_invalid)
@@ -658,6 +755,177 @@ START_TEST(decoding_never_allocates)
 }
 END_TEST
 
+/* ---- strings of every length ---- */
+
+/*
+ * Pieces of a string value as written in JSON and as unescaped; the scanner
+ * stops at each of them, so each is tried at every position around the 8-
+ * and 16-byte blocks the scan reads, and at every distance from the end of
+ * the message.
+ */
+static const struct {
+    const char *json, *text;
+} pieces[] = {
+    {"", ""},
+    {"\\u00e9", "\xc3\xa9"},
+    {"\xc3\xa9", "\xc3\xa9"},
+    {"\xe2\x82\xac", "\xe2\x82\xac"},
+    {"\\n", "\n"},
+    {"\\\"", "\""},
+    {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+    {"\\ud83d\\ude00", "\xf0\x9f\x98\x80"},
+    {"\x7f", "\x7f"},
+};
+
+START_TEST(string_lengths)
+{
+    fs_decoder_t *d = new_decoder(DIMS_DEFAULT);
+    fs_event_t ev;
+    const char *reason;
+    char json[256], want[128];
+
+    for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+        for (int before = 0; before <= 34; before++) {
+            for (int after = 0; after <= 34; after += before % 3 == 0 ? 1 : 11) {
+                int n = snprintf(json, sizeof json, OK_HEAD "\"cdn\":\"%.*s%s%.*s\"}", before,
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ", pieces[k].json, after,
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij");
+                snprintf(want, sizeof want, "%.*s%s%.*s", before,
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ", pieces[k].text, after,
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij");
+                size_t len = (size_t)n;
+                char *buf = exact_copy(json, len);
+                int rc = fs_decoder_decode(d, P, buf, len, &ev, &reason);
+                ck_assert_msg(rc == 0, "%s: %s", json, reason);
+                if (*want)
+                    ck_assert_fs_str(ev.dims[3], want);
+                else
+                    ck_assert_fs_str(ev.dims[3], "unknown");
+                free(buf);
+
+                /* Every shorter prefix is cut off inside the string or before the brace. */
+                for (size_t cut = 1; cut <= len - sizeof OK_HEAD; cut++) {
+                    buf = exact_copy(json, len - cut);
+                    rc = fs_decoder_decode(d, P, buf, len - cut, &ev, &reason);
+                    ck_assert_msg(rc == -1, "%.*s accepted", (int)(len - cut), json);
+                    /* Cutting a character in two leaves invalid UTF-8. */
+                    ck_assert_msg(strcmp(reason, "not valid JSON") == 0 ||
+                                      strcmp(reason, "not valid UTF-8") == 0,
+                                  "%.*s: %s", (int)(len - cut), json, reason);
+                    free(buf);
+                }
+            }
+        }
+    }
+    fs_decoder_free(d);
+}
+END_TEST
+
+/* A bad piece anywhere in a string gives its reason, wherever it falls in the blocks. */
+START_TEST(bad_string_pieces)
+{
+    static const struct {
+        const char *json, *reason;
+    } bad[] = {
+        {"\x01", "not valid JSON"},
+        {"\t", "not valid JSON"},
+        {"\x1f", "not valid JSON"},
+        {"\\x", "not valid JSON"},
+        {"\\u12G4", "not valid JSON"},
+        {"\xc3", "not valid UTF-8"},
+        {"\xc3(", "not valid UTF-8"},
+        {"\xe2\x82", "not valid UTF-8"},
+        {"\xed\xbf\xbf", "not valid UTF-8"},
+        {"\xf8\x88\x80\x80\x80", "not valid UTF-8"},
+        {"\xc1\xbf", "not valid UTF-8"},
+        {"\\ud800x", "not valid UTF-8"},
+        {"\\ude00\\ud83d", "not valid UTF-8"},
+    };
+    fs_decoder_t *d = new_decoder(DIMS_DEFAULT);
+    fs_event_t ev;
+    const char *reason;
+    char json[256];
+
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        for (int before = 0; before <= 34; before++) {
+            for (int after = 0; after <= 20; after += 5) {
+                int n = snprintf(json, sizeof json, OK_HEAD "\"cdn\":\"%.*s%s%.*s\"}", before,
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ", bad[k].json, after,
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+                char *buf = exact_copy(json, (size_t)n);
+                ck_assert_int_eq(fs_decoder_decode(d, P, buf, (size_t)n, &ev, &reason), -1);
+                ck_assert_msg(strcmp(reason, bad[k].reason) == 0, "%s: %s, want %s", json, reason,
+                              bad[k].reason);
+                free(buf);
+            }
+        }
+    }
+    fs_decoder_free(d);
+}
+END_TEST
+
+/* ---- key matching ---- */
+
+START_TEST(keys_match_exactly)
+{
+    static const char *const dims[] = {"app_version", "k", "a_dimension_name_of_28_bytes",
+                                       "a_dimension_name_longer_than_32_bytes"};
+    static const struct {
+        const char *key;
+        int dim; /* which dimension gets the value, -1 none */
+    } cases[] = {
+        {"app_version", 0},
+        {"app\\u005fversion", 0},
+        {"app_versio", -1},
+        {"app_versionn", -1},
+        {"app_versiom", -1},
+        {"bpp_version", -1},
+        {"app-version", -1},
+        {"k", 1},
+        {"\\u006b", 1},
+        {"K", -1},
+        {"j", -1},
+        {"l", -1},
+        {"kk", -1},
+        {"", -1},
+        {"a_dimension_name_of_28_bytes", 2},
+        {"a_dimension_name_of_28_bytez", -1},
+        {"a_dimension_namE_of_28_bytes", -1},
+        {"b_dimension_name_of_28_bytes", -1},
+        {"a_dimension_name_longer_than_32_bytes", 3},
+        {"a_dimension_name_longer_than_32_byteS", -1},
+        {"a_dimension_name_longer_than_32_bytez", -1},
+        {"a_dimension_name_longer_than_32_bytes_", -1},
+        {"a_dimension_nam\\u0065_longer_than_32_bytes", 3},
+    };
+    char err[128];
+    fs_decoder_t *d = fs_decoder_new(dims, 4, err, sizeof err);
+    ck_assert_msg(d != NULL, "%s", err);
+    fs_event_t ev;
+    const char *reason;
+    char json[256];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* The key first, and last (its bytes then end near the end of the message). */
+        for (int last = 0; last < 2; last++) {
+            int n = last ? snprintf(json, sizeof json, OK_HEAD "\"%s\":\"v\"}", cases[i].key)
+                         : snprintf(json, sizeof json,
+                                    "{\"%s\":\"v\",\"ts\":1795809605250,\"outcome\":\"ok\"}",
+                                    cases[i].key);
+            char *buf = exact_copy(json, (size_t)n);
+            int rc = fs_decoder_decode(d, P, buf, (size_t)n, &ev, &reason);
+            ck_assert_msg(rc == 0, "%s: %s", json, reason);
+            for (int k = 0; k < 4; k++)
+                ck_assert_msg(str_is(ev.dims[k], k == cases[i].dim ? "v" : "unknown"),
+                              "%s: dimension %d is \"%.*s\"", json, k, (int)ev.dims[k].len,
+                              ev.dims[k].ptr);
+            free(buf);
+        }
+    }
+    fs_decoder_free(d);
+}
+END_TEST
+
 /* ---- construction ---- */
 
 START_TEST(constructor_checks_dimensions)
@@ -704,6 +972,11 @@ int main(void)
     tcase_add_test(tc, size_limit_is_64_kib);
     tcase_add_test(tc, nesting_limit);
     tcase_add_test(tc, many_tokens);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("strings");
+    tcase_add_test(tc, string_lengths);
+    tcase_add_test(tc, bad_string_pieces);
+    tcase_add_test(tc, keys_match_exactly);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, reads_only_len_bytes);

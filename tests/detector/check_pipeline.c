@@ -144,14 +144,29 @@ START_TEST(offsets_are_fenced)
 }
 END_TEST
 
+START_TEST(an_empty_partition_holds_nothing_back)
+{
+    fixture_t f;
+    setup(&f, NULL, 0);
+    int a = fs_pipeline_add_partition(f.p, "plays", 0, FS_EVENT_PLAYBACK, -1);
+    int b = fs_pipeline_add_partition(f.p, "plays", 1, FS_EVENT_PLAYBACK, -1);
+    ck_assert_int_eq(send(&f, a, 0, T0, "SE", 0), FS_PIPELINE_AHEAD);
+    fs_pipeline_partition_at_end(f.p, b);
+    ck_assert_int_eq(send(&f, a, 0, T0, "SE", 0), FS_PIPELINE_TAKEN);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(a_partition_ahead_waits_for_the_slow_one)
 {
     fixture_t f;
     setup(&f, NULL, 0);
     int slow = fs_pipeline_add_partition(f.p, "plays", 0, FS_EVENT_PLAYBACK, -1);
     int fast = fs_pipeline_add_partition(f.p, "plays", 1, FS_EVENT_PLAYBACK, -1);
-    ck_assert_int_eq(send(&f, slow, 0, T0, "SE", 0), FS_PIPELINE_TAKEN);
+    /* Nothing starts before every partition has shown where it is. */
+    ck_assert_int_eq(send(&f, slow, 0, T0, "SE", 0), FS_PIPELINE_AHEAD);
     ck_assert_int_eq(send(&f, fast, 0, T0 + 1000, "SE", 0), FS_PIPELINE_TAKEN);
+    ck_assert_int_eq(send(&f, slow, 0, T0, "SE", 0), FS_PIPELINE_TAKEN);
     /* Two minutes ahead, beyond the 60 s horizon: it must wait. */
     ck_assert_int_eq(send(&f, fast, 1, T0 + 120000, "SE", 0), FS_PIPELINE_AHEAD);
     ck_assert_uint_eq(stats(&f).events, 2);
@@ -164,7 +179,13 @@ START_TEST(a_partition_ahead_waits_for_the_slow_one)
      * be known to have nothing more. */
     ck_assert_int_eq(send(&f, slow, 101, T0 + 400000, "SE", 0), FS_PIPELINE_AHEAD);
     fs_pipeline_partition_at_end(f.p, fast);
-    ck_assert_int_eq(send(&f, slow, 101, T0 + 400000, "SE", 0), FS_PIPELINE_TAKEN);
+    ck_assert_int_eq(send(&f, slow, 101, T0 + 400000, "SE", 0), FS_PIPELINE_AHEAD);
+    /* At its end, a partition that has spoken still holds the watermark
+     * until the idle timeout (10 s of wall clock). */
+    char msg[128];
+    int n = snprintf(msg, sizeof msg, "{\"ts\":%lld,\"outcome\":\"ok\"}", T0 + 400000);
+    ck_assert_int_eq(fs_pipeline_message(f.p, slow, 101, msg, (size_t)n, NOW + 11000),
+                     FS_PIPELINE_TAKEN);
     ck_assert_uint_eq(stats(&f).late, 0);
     teardown(&f);
 }
@@ -208,6 +229,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, invalid_late_and_future_events_are_counted_not_applied);
     tcase_add_test(tc, offsets_are_fenced);
+    tcase_add_test(tc, an_empty_partition_holds_nothing_back);
     tcase_add_test(tc, a_partition_ahead_waits_for_the_slow_one);
     tcase_add_test(tc, burst_fires_once_and_resolves_once);
     suite_add_tcase(s, tc);

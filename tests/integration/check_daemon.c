@@ -6,21 +6,27 @@
  * Redis key prefix, produces a deterministic workload (workload.h) whose
  * truth is computed independently of the detector, runs the daemon as a
  * child process (`foreshock -c <conf> -X ...`, stderr to a temporary log that
- * is printed when the test fails), and checks what came out:
+ * is printed when the test fails), waits until the store holds every input
+ * offset, stops it with SIGTERM (exit 0 within 10 s) and checks what came
+ * out. Counters are read back through the store API (fs_store_buckets) and
+ * compared cell by cell with the truth; every alert message read back is
+ * checked against CONTRACT.md section 2.
  *
- *   clean     no incident: no firing alert, and the counters read back from
- *             Redis through the store API equal the truth exactly;
- *   burst     an incident in country=BR, platform=android: one firing
- *             PlaybackFailureBurst within 30 s, its resolved message, and
- *             every alert message valid per CONTRACT.md section 2;
+ *   clean     no incident: no firing alert, counters exact;
+ *   burst     failures x10 in country=BR, platform=android for two minutes:
+ *             a PlaybackFailureBurst fires within 30 s and is resolved with
+ *             the same fingerprint and startsAt after the incident;
  *   crash     the daemon SIGKILLed three times mid-stream and restarted:
  *             counters still exact, no alert message published twice;
- *   invalid   malformed messages interleaved with valid ones: each reaches
- *             the dead-letter topic unchanged with its reason and source,
- *             and the counters are those of the valid events;
+ *   invalid   32 kinds of malformed messages interleaved with valid ones on
+ *             both topics: each reaches the dead-letter topic once,
+ *             unchanged, with its reason and its topic/partition/offset;
+ *             counters are those of the valid events;
  *   outage    a private redis-server stopped for 10 s mid-stream: the
  *             daemon keeps running, logs store_unavailable and
- *             store_available, and the counters are exact.
+ *             store_available, and the counters are exact;
+ *   appended  minutes of events appended to every partition after the
+ *             daemon caught up (a producer reconnecting): counters exact.
  *
  * Every wait is bounded. The daemon and the private redis-server die with
  * the test process (PR_SET_PDEATHSIG), and a failing check kills them,
@@ -106,7 +112,7 @@ typedef struct e2e {
     char redis_dir[64];
     fs_config_t *cfg;
     fs_store_t *store;
-    rd_kafka_t *meta; /* a group-less consumer for watermarks */
+    rd_kafka_t *meta; /* a reader for watermarks (never joins its group) */
     int64_t t0;
 } e2e_t;
 
@@ -228,6 +234,12 @@ static void fail_cleanup(void)
         delete_keys(t->redis, t->prefix);
     if (t->redis_pid > 0)
         reap(t->redis_pid);
+    if (t->redis_dir[0] && !(keep && strcmp(keep, "1") == 0)) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->redis_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", t->redis_dir);
+    }
     fprintf(stderr, "e2e %s failed after %.1f s (log kept at %s)\n", t->name,
             (double)(mono_ms() - t->t0) / 1000.0, t->log_path);
     fflush(stderr);
@@ -279,11 +291,9 @@ static rd_kafka_t *new_client(rd_kafka_type_t type, const char *const *props)
 static rd_kafka_t *new_reader(void)
 {
     /* assign() needs a group.id; the reader never joins or commits. */
-    static const char *const props[] = {"enable.auto.commit", "false",
-                                        "enable.partition.eof", "true",
-                                        "client.id", "foreshock-e2e-reader",
-                                        "group.id", "foreshock-e2e-reader",
-                                        NULL};
+    static const char *const props[] = {
+        "enable.auto.commit",   "false",    "enable.partition.eof", "true", "client.id",
+        "foreshock-e2e-reader", "group.id", "foreshock-e2e-reader", NULL};
     return new_client(RD_KAFKA_CONSUMER, props);
 }
 
@@ -295,7 +305,8 @@ static void create_topics(e2e_t *t, const char *const *names, size_t n)
     rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, NULL);
     rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
     rd_kafka_NewTopic_t *topics[8];
-    rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_t *options =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr);
     for (size_t i = 0; i < n; i++) {
         topics[i] = rd_kafka_NewTopic_new(names[i], PARTITIONS, 1, errstr, sizeof errstr);
@@ -312,7 +323,8 @@ static void create_topics(e2e_t *t, const char *const *names, size_t n)
     for (size_t i = 0; i < cnt; i++) {
         rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
         REQUIRE(e == RD_KAFKA_RESP_ERR_NO_ERROR, "create topic %s: %s",
-                rd_kafka_topic_result_name(results[i]), rd_kafka_topic_result_error_string(results[i]));
+                rd_kafka_topic_result_name(results[i]),
+                rd_kafka_topic_result_error_string(results[i]));
     }
     rd_kafka_event_destroy(ev);
     for (size_t i = 0; i < n; i++)
@@ -520,8 +532,8 @@ static void write_conf(e2e_t *t)
             "redis.prefix = %s\n"
             "store = redis\n"
             "log.status_interval = 2s\n",
-            t->name, brokers, t->group, t->playback, t->errors, t->alerts, t->deadletter,
-            t->redis, t->prefix);
+            t->name, brokers, t->group, t->playback, t->errors, t->alerts, t->deadletter, t->redis,
+            t->prefix);
     REQUIRE(fclose(f) == 0, "writing %s", t->conf_path);
 }
 
@@ -685,8 +697,10 @@ static void daemon_stop(e2e_t *t)
         pid_t r = waitpid(t->daemon, &status, WNOHANG);
         if (r == t->daemon)
             break;
-        REQUIRE(mono_ms() - start < STOP_TIMEOUT_MS, "the daemon did not exit within %d ms of "
-                "SIGTERM", STOP_TIMEOUT_MS);
+        REQUIRE(mono_ms() - start < STOP_TIMEOUT_MS,
+                "the daemon did not exit within %d ms of "
+                "SIGTERM",
+                STOP_TIMEOUT_MS);
         sleep_ms(20);
     }
     t->daemon = 0;
@@ -725,12 +739,24 @@ static void input_watermarks(e2e_t *t, int64_t hw[N_INPUTS])
 static int stored_offsets(e2e_t *t, int64_t out[N_INPUTS], char *err, size_t err_size)
 {
     for (int i = 0; i < N_INPUTS; i++) {
-        int rc = fs_store_offset(t->store, input_topic(t, i), i % PARTITIONS, &out[i], err,
-                                 err_size);
+        int rc =
+            fs_store_offset(t->store, input_topic(t, i), i % PARTITIONS, &out[i], err, err_size);
         if (rc != FS_STORE_OK)
             return rc;
     }
     return FS_STORE_OK;
+}
+
+/* stored_offsets, retried for a while: the store reconnects on the call
+ * after a failure (e.g. after a Redis restart). */
+static void stored_offsets_now(e2e_t *t, int64_t out[N_INPUTS])
+{
+    char err[512] = "";
+    int64_t deadline = mono_ms() + 15000;
+    while (stored_offsets(t, out, err, sizeof err) != FS_STORE_OK) {
+        REQUIRE(mono_ms() < deadline, "store offsets unreadable for 15 s: %s", err);
+        sleep_ms(50);
+    }
 }
 
 /* Share of the messages below the watermarks that the store has applied. */
@@ -742,6 +768,75 @@ static double progress(const int64_t stored[N_INPUTS], const int64_t hw[N_INPUTS
         all += hw[i];
     }
     return all ? (double)done / (double)all : 1.0;
+}
+
+/* Event times (ms since base_ms) of the last applied message of each input
+ * partition, or INT64_MIN where none is applied or none of the next few
+ * messages has an integer ts: where a restarted daemon resumes. Diagnostic
+ * only (printed, never asserted). */
+static void resume_times(const e2e_t *t, const int64_t stored[N_INPUTS], int64_t base_ms,
+                         int64_t out[N_INPUTS])
+{
+    rd_kafka_t *rk = new_reader();
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(N_INPUTS);
+    int waiting = 0, tries[N_INPUTS] = {0};
+    for (int i = 0; i < N_INPUTS; i++) {
+        out[i] = INT64_MIN;
+        if (stored[i] < 0)
+            continue;
+        rd_kafka_topic_partition_list_add(parts, input_topic(t, i), i % PARTITIONS)->offset =
+            stored[i];
+        waiting++;
+    }
+    if (waiting && rd_kafka_assign(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        waiting = 0;
+    rd_kafka_topic_partition_list_destroy(parts);
+    int64_t deadline = mono_ms() + 10000;
+    while (waiting > 0 && mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        int i =
+            (strcmp(rd_kafka_topic_name(m->rkt), t->playback) == 0 ? 0 : PARTITIONS) + m->partition;
+        if (!m->err && out[i] == INT64_MIN && tries[i] < 20) {
+            json_t *root = json_loadb(m->payload, m->len, 0, NULL);
+            json_t *ts = root ? json_object_get(root, "ts") : NULL;
+            if (json_is_integer(ts))
+                out[i] = json_integer_value(ts) - base_ms;
+            json_decref(root);
+            if (out[i] != INT64_MIN || ++tries[i] == 20)
+                waiting--;
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && out[i] == INT64_MIN &&
+                   tries[i] < 20) {
+            tries[i] = 20;
+            waiting--;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+static void note_resume_times(const e2e_t *t, const int64_t stored[N_INPUTS], int64_t base_ms)
+{
+    int64_t at[N_INPUTS], lo = INT64_MAX, hi = INT64_MIN;
+    char line[512];
+    size_t used = 0;
+    resume_times(t, stored, base_ms, at);
+    for (int i = 0; i < N_INPUTS && used < sizeof line; i++) {
+        if (at[i] == INT64_MIN) {
+            used += (size_t)snprintf(line + used, sizeof line - used, " %c%d=?",
+                                     i < PARTITIONS ? 'p' : 'e', i % PARTITIONS);
+            continue;
+        }
+        used +=
+            (size_t)snprintf(line + used, sizeof line - used, " %c%d=%+.1fs",
+                             i < PARTITIONS ? 'p' : 'e', i % PARTITIONS, (double)at[i] / 1000.0);
+        lo = at[i] < lo ? at[i] : lo;
+        hi = at[i] > hi ? at[i] : hi;
+    }
+    note(t, "resume points in event time (p: playback, e: errors):%s; spread %.1f s", line,
+         hi >= lo ? (double)(hi - lo) / 1000.0 : 0.0);
 }
 
 /* Waits until the stored progress reaches share (1.0: every offset applied,
@@ -765,13 +860,14 @@ static double wait_progress(e2e_t *t, const int64_t hw[N_INPUTS], double share, 
                 size_t used = 0;
                 detail[0] = '\0';
                 for (int i = 0; i < N_INPUTS && used < sizeof detail; i++)
-                    used += (size_t)snprintf(detail + used, sizeof detail - used,
-                                             " %s/%d=%lld/%lld", i < PARTITIONS ? "playback"
-                                                                                : "errors",
-                                             i % PARTITIONS, (long long)stored[i],
-                                             (long long)(hw[i] - 1));
-                REQUIRE(0, "after %d ms the store has %.1f%% of the input, waited for %.1f%%; "
-                        "stored/last offsets:%s", timeout_ms, 100 * got, 100 * share, detail);
+                    used +=
+                        (size_t)snprintf(detail + used, sizeof detail - used, " %s/%d=%lld/%lld",
+                                         i < PARTITIONS ? "playback" : "errors", i % PARTITIONS,
+                                         (long long)stored[i], (long long)(hw[i] - 1));
+                REQUIRE(0,
+                        "after %d ms the store has %.1f%% of the input, waited for %.1f%%; "
+                        "stored/last offsets:%s",
+                        timeout_ms, 100 * got, 100 * share, detail);
             }
         } else {
             REQUIRE(mono_ms() <= deadline, "store offsets unreadable for %d ms: %s", timeout_ms,
@@ -828,8 +924,9 @@ static int64_t days_from_civil(int y, unsigned m, unsigned d)
 static int parse_utc(const char *s, int exact_ms, int64_t *out)
 {
     int y, mo, d, h, mi, sec, n = 0;
-    if (strlen(s) < 20 || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-        n != 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+    if (strlen(s) < 20 ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19 ||
+        s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
         return -1;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return -1;
@@ -847,8 +944,9 @@ static int parse_utc(const char *s, int exact_ms, int64_t *out)
     }
     if ((exact_ms && digits != 3) || strcmp(p, "Z") != 0)
         return -1;
-    *out = (days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec) *
-               1000 + ms;
+    *out =
+        (days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec) * 1000 +
+        ms;
     return 0;
 }
 
@@ -930,15 +1028,15 @@ static int parse_alert(const kmsg_t *m, alert_t *a, char *why, size_t why_size)
         size_t used = 0;
         json_object_foreach(slice, k, v)
         {
-            static const char *const dims[] = {"country", "platform", "app_version", "cdn",
-                                               "code"};
+            static const char *const dims[] = {"country", "platform", "app_version", "cdn", "code"};
             int known = 0;
             for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
                 known |= strcmp(k, dims[i]) == 0;
             if (!known)
                 BAD("slice dimension \"%s\" is not a configured dimension", k);
-            used += (size_t)snprintf(a->slice + used, used < sizeof a->slice ? sizeof a->slice - used : 0,
-                                     "%s%s=%s", used ? "," : "", k, json_string_value(v));
+            used += (size_t)snprintf(a->slice + used,
+                                     used < sizeof a->slice ? sizeof a->slice - used : 0, "%s%s=%s",
+                                     used ? "," : "", k, json_string_value(v));
             if (used >= sizeof a->slice)
                 used = sizeof a->slice - 1;
             if (strcmp(k, "country") == 0)
@@ -1079,8 +1177,7 @@ static long produce(e2e_t *t, fs_workload_t *wl, fs_wl_producer_t *prod, int64_t
     long n = fs_wl_produce(wl, prod, t->playback, t->errors, until_ms, err, sizeof err);
     REQUIRE(n >= 0, "producing the workload: %s", err);
     note(t, "produced %ld events in %.2f s (%llu playback, %llu error events so far)", n,
-         (double)(mono_ms() - start) / 1000.0,
-         (unsigned long long)fs_wl_count(wl, FS_WL_PLAYBACK),
+         (double)(mono_ms() - start) / 1000.0, (unsigned long long)fs_wl_count(wl, FS_WL_PLAYBACK),
          (unsigned long long)fs_wl_count(wl, FS_WL_ERROR));
     return n;
 }
@@ -1157,6 +1254,7 @@ START_TEST(test_burst)
     fs_wl_producer_free(prod, 10000);
 
     run_to_end(&t, NULL);
+    check_counters(&t, fs_wl_truth(wl), params.base_ms, fs_wl_end_ms(wl));
 
     size_t n = read_alerts(&t, &alerts);
     print_alerts(&t, alerts, n, params.base_ms);
@@ -1175,27 +1273,31 @@ START_TEST(test_burst)
     }
     REQUIRE(fired != NULL,
             "no PlaybackFailureBurst firing for country=BR or platform=android during the "
-            "incident (%zu alert messages)", n);
+            "incident (%zu alert messages)",
+            n);
     note(&t, "detected {%s} %.1f s after the incident started (startsAt %+.1f s from it)",
          fired->slice, (double)(fired->detected_ms - inc_start) / 1000.0,
          (double)(fired->starts_ms - inc_start) / 1000.0);
     REQUIRE(fired->detected_ms - inc_start <= 30000,
             "PlaybackFailureBurst {%s} detected %.1f s after the incident started, more than "
-            "30 s", fired->slice, (double)(fired->detected_ms - inc_start) / 1000.0);
+            "30 s",
+            fired->slice, (double)(fired->detected_ms - inc_start) / 1000.0);
     const alert_t *resolved = NULL;
     for (size_t i = 0; i < n; i++)
         if (strcmp(alerts[i].fingerprint, fired->fingerprint) == 0 &&
             strcmp(alerts[i].status, "resolved") == 0 && alerts[i].starts_ms == fired->starts_ms)
             resolved = &alerts[i];
-    REQUIRE(resolved != NULL, "no resolved message for %s {%s} with startsAt %lld",
-            fired->fingerprint, fired->slice, (long long)fired->starts_ms);
+    REQUIRE(resolved != NULL,
+            "no resolved message for %s PlaybackFailureBurst {%s} (startsAt +%.1f s) although "
+            "the incident ended at +%d s and normal traffic went on to +%d s",
+            fired->fingerprint, fired->slice, (double)(fired->starts_ms - params.base_ms) / 1000.0,
+            incident.end_s, params.duration_s);
     REQUIRE(resolved->ends_ms >= inc_end,
             "{%s} resolved at +%.1f s, before the incident ended at +%d s", fired->slice,
             (double)(resolved->ends_ms - params.base_ms) / 1000.0, incident.end_s);
     note(&t, "resolved %.1f s after the incident ended",
          (double)(resolved->ends_ms - inc_end) / 1000.0);
     free(alerts);
-    check_counters(&t, fs_wl_truth(wl), params.base_ms, fs_wl_end_ms(wl));
     fs_wl_free(wl);
     e2e_finish(&t);
 }
@@ -1217,7 +1319,7 @@ START_TEST(test_crash)
 {
     static const double kill_at[] = {0.20, 0.45, 0.70};
     static const char *const extra[] = {"window.flush_interval=200ms", "detect.warmup=60s", NULL};
-    const fs_wl_incident_t incident = {"BR", "android", 150, 240, 10.0};
+    const fs_wl_incident_t incident = {"BR", "android", 300, 420, 10.0};
     e2e_t t;
     fs_wl_params_t params;
     alert_t *alerts;
@@ -1230,7 +1332,7 @@ START_TEST(test_crash)
     test_rng = seed * 2654435761u + 1;
     note(&t, "kill delays from seed %llu (set FORESHOCK_E2E_SEED to change)",
          (unsigned long long)seed);
-    fs_wl_defaults(&params, 0xC4A5, 480, 400);
+    fs_wl_defaults(&params, 0xC4A5, 900, 400);
     params.incident = &incident;
     fs_workload_t *wl = new_workload(&params);
     fs_wl_producer_t *prod = new_producer();
@@ -1238,21 +1340,25 @@ START_TEST(test_crash)
     fs_wl_producer_free(prod, 10000);
     input_watermarks(&t, hw);
 
+    double done = 0.0;
     for (size_t k = 0; k < sizeof kill_at / sizeof kill_at[0]; k++) {
         int64_t start = mono_ms();
         daemon_start(&t, extra);
-        double reached = wait_progress(&t, hw, kill_at[k], APPLY_TIMEOUT_MS);
+        /* Each life must apply something of its own before it dies. */
+        double goal = kill_at[k] > done + 0.05 ? kill_at[k] : done + 0.05;
+        double reached = wait_progress(&t, hw, goal, APPLY_TIMEOUT_MS);
         long delay = (long)(test_rnd() % 300);
         sleep_ms(delay);
         require_daemon_alive(&t, "before it could be killed");
         daemon_kill(&t);
         int64_t stored[N_INPUTS];
-        char err[256];
-        REQUIRE(stored_offsets(&t, stored, err, sizeof err) == FS_STORE_OK, "offsets: %s", err);
+        stored_offsets_now(&t, stored);
         double at = progress(stored, hw);
         note(&t, "life %d: SIGKILL at %.1f%% applied (%.1f%% + %ld ms), %.2f s after its start",
              t.lives, 100 * at, 100 * reached, delay, (double)(mono_ms() - start) / 1000.0);
         REQUIRE(at < 1.0, "life %d applied everything before the kill: not mid-stream", t.lives);
+        note_resume_times(&t, stored, params.base_ms);
+        done = at;
     }
     int64_t start = mono_ms();
     daemon_start(&t, extra);
@@ -1308,7 +1414,9 @@ static const invalid_t invalids[] = {
     {"error: user_id boolean", 1, "{\"ts\":%lld,\"code\":\"X\",\"user_id\":false}"},
     {"error: two objects", 1, "{\"ts\":%lld,\"code\":\"X\"}{\"ts\":1,\"code\":\"Y\"}"},
     {"error: bad escape", 1, "{\"ts\":%lld,\"code\":\"A\\q\"}"},
-    {"error: raw control character", 1, "{\"ts\":%lld,\"code\":\"A\x01" "B\"}"},
+    {"error: raw control character", 1,
+     "{\"ts\":%lld,\"code\":\"A\x01"
+     "B\"}"},
     {"error: array", 1, "[]"},
     {"error: empty", 1, ""},
 };
@@ -1384,23 +1492,26 @@ START_TEST(test_invalid)
         }
         REQUIRE(i < N_INVALID * ROUNDS,
                 "dead letter with foreshock-source \"%s\" (reason \"%s\") is no invalid message "
-                "the test produced: %.*s", m->h_source, m->h_error, (int)(m->len > 300 ? 300 : m->len),
-                m->value);
+                "the test produced: %.*s",
+                m->h_source, m->h_error, (int)(m->len > 300 ? 300 : m->len), m->value);
         REQUIRE(m->len == plen[i] && memcmp(m->value, payload[i], plen[i]) == 0,
                 "dead letter of \"%s\" (%s) was changed: %zu bytes \"%.*s\", produced %zu bytes",
-                invalids[i % N_INVALID].what, m->h_source, m->len, (int)(m->len > 300 ? 300 : m->len),
-                m->value, plen[i]);
+                invalids[i % N_INVALID].what, m->h_source, m->len,
+                (int)(m->len > 300 ? 300 : m->len), m->value, plen[i]);
         seen[i]++;
         if (seen[i] == 1 && i < N_INVALID)
             note(&t, "dead letter %-30s -> %s, reason \"%s\"", invalids[i].what, m->h_source,
                  m->h_error);
     }
     for (size_t i = 0; i < N_INVALID * ROUNDS; i++)
-        REQUIRE(seen[i] == 1, "invalid message \"%s\" (%s/%d/%lld) reached the dead-letter topic "
-                "%d times, expected once", invalids[i % N_INVALID].what,
+        REQUIRE(seen[i] == 1,
+                "invalid message \"%s\" (%s/%d/%lld) reached the dead-letter topic "
+                "%d times, expected once",
+                invalids[i % N_INVALID].what,
                 invalids[i % N_INVALID].errors_topic ? t.errors : t.playback, (int)part[i],
                 (long long)off[i], seen[i]);
-    note(&t, "all %zu invalid messages dead-lettered once, unchanged", (size_t)(N_INVALID * ROUNDS));
+    note(&t, "all %zu invalid messages dead-lettered once, unchanged",
+         (size_t)(N_INVALID * ROUNDS));
     kmsgs_free(&dl);
     check_counters(&t, fs_wl_truth(wl), params.base_ms, fs_wl_end_ms(wl));
     fs_wl_free(wl);
@@ -1448,9 +1559,9 @@ static void start_private_redis(e2e_t *t)
             dup2(devnull, STDIN_FILENO);
             dup2(devnull, STDOUT_FILENO);
         }
-        execl(redis_server_bin, redis_server_bin, "--port", port_s, "--bind", "127.0.0.1",
-              "--dir", t->redis_dir, "--save", "3600 1", "--appendonly", "yes", "--appendfsync",
-              "always", "--logfile", logfile, "--daemonize", "no", (char *)NULL);
+        execl(redis_server_bin, redis_server_bin, "--port", port_s, "--bind", "127.0.0.1", "--dir",
+              t->redis_dir, "--save", "3600 1", "--appendonly", "yes", "--appendfsync", "always",
+              "--logfile", logfile, "--daemonize", "no", (char *)NULL);
         _exit(127);
     }
     t->redis_pid = pid;
@@ -1515,8 +1626,9 @@ START_TEST(test_redis_outage)
 {
     e2e_t t;
     fs_wl_params_t params;
-    int64_t hw[N_INPUTS];
-    static const char *const extra[] = {"window.flush_interval=200ms", NULL};
+    int64_t hw[N_INPUTS], stored[N_INPUTS];
+    static const char *const extra[] = {"window.flush_interval=200ms", "log.status_interval=1s",
+                                        NULL};
 
     if (!redis_server_bin || !redis_server_bin[0]) {
         const char *ci = getenv("CI");
@@ -1534,18 +1646,19 @@ START_TEST(test_redis_outage)
     note(&t, "private redis-server on %s, dir %s", t.redis, t.redis_dir);
     e2e_ready(&t);
 
-    fs_wl_defaults(&params, 0x0A7A6E, 240, 400);
+    /* Everything is in Kafka before the daemon starts, so the outage, and
+     * nothing else, happens mid-stream (see test_appended for data that
+     * arrives after the daemon caught up). */
+    fs_wl_defaults(&params, 0x0A7A6E, 300, 400);
     fs_workload_t *wl = new_workload(&params);
     fs_wl_producer_t *prod = new_producer();
-    produce(&t, wl, prod, params.base_ms + 120000);
+    produce(&t, wl, prod, INT64_MAX);
+    fs_wl_producer_free(prod, 10000);
     input_watermarks(&t, hw);
     daemon_start(&t, extra);
     double at = wait_progress(&t, hw, 0.30, APPLY_TIMEOUT_MS);
     stop_private_redis(&t);
-    note(&t, "redis-server stopped with %.1f%% of the first half applied", 100 * at);
-    /* The second half arrives while Redis is down. */
-    produce(&t, wl, prod, INT64_MAX);
-    fs_wl_producer_free(prod, 10000);
+    note(&t, "redis-server stopped with %.1f%% of the input applied", 100 * at);
     for (int i = 0; i < 100; i++) {
         require_daemon_alive(&t, "while Redis was down");
         sleep_ms(100);
@@ -1553,14 +1666,48 @@ START_TEST(test_redis_outage)
     long down_at = log_find(&t, "store_unavailable", 0);
     REQUIRE(down_at >= 0, "no store_unavailable logged after 10 s without Redis");
     start_private_redis(&t);
-    note(&t, "redis-server restarted after 10 s");
-    input_watermarks(&t, hw);
+    stored_offsets_now(&t, stored);
+    REQUIRE(progress(stored, hw) < 1.0, "the daemon applied everything before the outage");
+    note(&t, "redis-server restarted after 10 s; %.1f%% was applied before it stopped",
+         100 * progress(stored, hw));
     int64_t start = mono_ms();
     wait_progress(&t, hw, 1.0, APPLY_TIMEOUT_MS);
     note(&t, "daemon applied every offset %.2f s after Redis came back",
          (double)(mono_ms() - start) / 1000.0);
     REQUIRE(log_find(&t, "store_available", down_at) >= 0,
             "no store_available logged after store_unavailable");
+    daemon_stop(&t);
+    check_counters(&t, fs_wl_truth(wl), params.base_ms, fs_wl_end_ms(wl));
+    fs_wl_free(wl);
+    e2e_finish(&t);
+}
+END_TEST
+
+/* ---- f. a backlog appended after the daemon caught up ---------------------------- */
+
+START_TEST(test_appended)
+{
+    e2e_t t;
+    fs_wl_params_t params;
+    int64_t hw[N_INPUTS];
+    static const char *const extra[] = {"log.status_interval=1s", NULL};
+
+    e2e_init(&t, "appended");
+    e2e_ready(&t);
+    fs_wl_defaults(&params, 0xA99E4D, 240, 400);
+    fs_workload_t *wl = new_workload(&params);
+    fs_wl_producer_t *prod = new_producer();
+    produce(&t, wl, prod, params.base_ms + 120000);
+    input_watermarks(&t, hw);
+    daemon_start(&t, extra);
+    wait_progress(&t, hw, 1.0, APPLY_TIMEOUT_MS);
+    note(&t, "daemon caught up with the first two minutes; appending the next two");
+    /* What a producer that was cut off sends when it reconnects: minutes of
+     * events at once, on every partition, none older than the last ones. */
+    produce(&t, wl, prod, INT64_MAX);
+    fs_wl_producer_free(prod, 10000);
+    input_watermarks(&t, hw);
+    wait_progress(&t, hw, 1.0, APPLY_TIMEOUT_MS);
     daemon_stop(&t);
     check_counters(&t, fs_wl_truth(wl), params.base_ms, fs_wl_end_ms(wl));
     fs_wl_free(wl);
@@ -1576,9 +1723,12 @@ static Suite *daemon_suite(void)
         const TTest *test;
         double timeout_s;
     } cases[] = {
-        {"clean", test_clean, 150},       {"burst", test_burst, 150},
-        {"crash", test_crash, 240},       {"invalid", test_invalid, 120},
+        {"clean", test_clean, 150},
+        {"burst", test_burst, 150},
+        {"crash", test_crash, 240},
+        {"invalid", test_invalid, 120},
         {"redis_outage", test_redis_outage, 180},
+        {"appended", test_appended, 120},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

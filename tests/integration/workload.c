@@ -42,7 +42,8 @@ static uint64_t hash_bytes(const char *s, size_t len, uint64_t h)
 
 static uint64_t hash_cell(uint32_t slice, int64_t bucket_ms)
 {
-    uint64_t h = (uint64_t)bucket_ms * 0x9E3779B97F4A7C15ULL ^ (uint64_t)slice * 0xC2B2AE3D27D4EB4FULL;
+    uint64_t h =
+        (uint64_t)bucket_ms * 0x9E3779B97F4A7C15ULL ^ (uint64_t)slice * 0xC2B2AE3D27D4EB4FULL;
     h ^= h >> 29;
     return h * 0xBF58476D1CE4E5B9ULL;
 }
@@ -98,8 +99,8 @@ static uint32_t slice_id(fs_truth_t *t, const char *slice, int create)
         if (!index)
             return UINT32_MAX;
         for (size_t i = 0; i < t->n_slices; i++) {
-            size_t p = hash_bytes(t->slices[i], strlen(t->slices[i]), 0xcbf29ce484222325ULL) &
-                       (cap - 1);
+            size_t p =
+                hash_bytes(t->slices[i], strlen(t->slices[i]), 0xcbf29ce484222325ULL) & (cap - 1);
             while (index[p])
                 p = (p + 1) & (cap - 1);
             index[p] = (uint32_t)i + 1;
@@ -273,9 +274,8 @@ size_t fs_truth_diff(const fs_truth_t *expected, const fs_truth_t *actual, char 
                         "%s[bucket %lld slice \"%s\": expected %lld/%lld/%lld, store has "
                         "%lld/%lld/%lld]",
                         diffs ? " " : "first differences (attempts/failures/errors): ",
-                        (long long)cell->bucket_ms, cell->slice, (long long)ce[0],
-                        (long long)ce[1], (long long)ce[2], (long long)ca[0], (long long)ca[1],
-                        (long long)ca[2]);
+                        (long long)cell->bucket_ms, cell->slice, (long long)ce[0], (long long)ce[1],
+                        (long long)ce[2], (long long)ca[0], (long long)ca[1], (long long)ca[2]);
             diffs++;
         }
         if (c <= 0)
@@ -288,8 +288,8 @@ size_t fs_truth_diff(const fs_truth_t *expected, const fs_truth_t *actual, char 
     appendf(report, size, &used,
             "%s%zu differing cells of %zu expected / %zu stored; all traffic expected "
             "%lld/%lld/%lld, stored %lld/%lld/%lld",
-            diffs ? "; " : "", diffs, ne, na, (long long)te[0], (long long)te[1],
-            (long long)te[2], (long long)ta[0], (long long)ta[1], (long long)ta[2]);
+            diffs ? "; " : "", diffs, ne, na, (long long)te[0], (long long)te[1], (long long)te[2],
+            (long long)ta[0], (long long)ta[1], (long long)ta[2]);
     free(e);
     free(a);
     return diffs;
@@ -307,8 +307,10 @@ static const weighted_t countries[] = {{"US", 30}, {"BR", 15}, {"IN", 15}, {"DE"
 static const weighted_t platforms[] = {{"android", 45}, {"ios", 35}, {"web", 20}};
 static const weighted_t versions[] = {{"5.3.1", 50}, {"5.4.0", 30}, {"5.2.0", 20}};
 static const weighted_t cdns[] = {{"akamai", 40}, {"fastly", 35}, {"cloudfront", 25}};
-static const weighted_t codes[] = {{"AUDIO_DECODE", 30}, {"NETWORK_TIMEOUT", 25},
-                                   {"DRM_LICENSE", 20},  {"MANIFEST_404", 15},
+static const weighted_t codes[] = {{"AUDIO_DECODE", 30},
+                                   {"NETWORK_TIMEOUT", 25},
+                                   {"DRM_LICENSE", 20},
+                                   {"MANIFEST_404", 15},
                                    {"CDN_5XX", 10}};
 #define COUNT(a) (sizeof(a) / sizeof(a)[0])
 
@@ -316,12 +318,12 @@ struct fs_workload {
     fs_wl_params_t params;
     uint64_t rng;
     fs_truth_t *truth;
-    int second, index;    /* the next playback event: second and index within it */
-    int error_pending;    /* the last playback event is followed by an error event */
-    const char *dims[4];  /* its country, platform, app_version, cdn */
+    int second, index;   /* the next playback event: second and index within it */
+    int error_pending;   /* the last playback event is followed by an error event */
+    const char *dims[4]; /* its country, platform, app_version, cdn */
     char user[16];
     int64_t ts_ms;
-    int have_peek;        /* peek holds the next event, not yet counted */
+    int have_peek; /* peek holds the next event, not yet counted */
     fs_wl_event_t peek;
     uint64_t count[2];
 };
@@ -371,8 +373,8 @@ void fs_wl_defaults(fs_wl_params_t *params, uint64_t seed, int duration_s, int r
 
 fs_workload_t *fs_wl_new(const fs_wl_params_t *params)
 {
-    if (params->rate <= 0 || params->rate > 1000 || params->duration_s <= 0 ||
-        params->users <= 0 || params->users > 999999 || params->base_ms % 1000 != 0)
+    if (params->rate <= 0 || params->rate > 1000 || params->duration_s <= 0 || params->users <= 0 ||
+        params->users > 999999 || params->base_ms % 1000 != 0)
         return NULL;
     fs_workload_t *wl = calloc(1, sizeof *wl);
     if (!wl)
@@ -431,8 +433,8 @@ static int write_rfc3339(fs_workload_t *wl, int64_t ts_ms, char *out, size_t siz
     else
         snprintf(zone, sizeof zone, "%c%02d:%02d", off < 0 ? '-' : '+', abs(off) / 60,
                  abs(off) % 60);
-    return snprintf(out, size, "\"%04d-%02u-%02uT%02d:%02d:%02d%s%s\"", y, m, d,
-                    (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), frac, zone);
+    return snprintf(out, size, "\"%04d-%02u-%02uT%02d:%02d:%02d%s%s\"", y, m, d, (int)(rem / 3600),
+                    (int)(rem / 60 % 60), (int)(rem % 60), frac, zone);
 }
 
 static void add_truth(fs_workload_t *wl, const char *const dims[4], int64_t ts_ms, int failed,
@@ -524,8 +526,8 @@ static int generate(fs_workload_t *wl, fs_wl_event_t *ev)
         n = (size_t)snprintf(ev->json, sizeof ev->json,
                              "{\"code\":\"%s\",\"ts\":%s,\"country\":\"%s\",\"platform\":\"%s\","
                              "\"app_version\":\"%s\",\"cdn\":\"%s\",\"user_id\":\"%s\"%s}",
-                             code, ts, wl->dims[0], wl->dims[1], wl->dims[2], wl->dims[3],
-                             wl->user, extra);
+                             code, ts, wl->dims[0], wl->dims[1], wl->dims[2], wl->dims[3], wl->user,
+                             extra);
     }
     ev->len = n;
     return 1;
@@ -600,8 +602,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     (void)rk;
     if (msg->err) {
         if (prod->failed++ == 0)
-            snprintf(prod->first_error, sizeof prod->first_error, "%s",
-                     rd_kafka_err2str(msg->err));
+            snprintf(prod->first_error, sizeof prod->first_error, "%s", rd_kafka_err2str(msg->err));
         return;
     }
     if (tag >= 0 && (size_t)tag < prod->cap_dr) {
@@ -684,8 +685,7 @@ int fs_wl_send(fs_wl_producer_t *prod, const char *topic, const char *key, const
     static const char empty[1] = "";
     for (int tries = 0;; tries++) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            prod->rk, RD_KAFKA_V_TOPIC(topic),
-            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+            prod->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
             RD_KAFKA_V_VALUE((void *)(len ? value : empty), len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_OPAQUE((void *)(intptr_t)(tag >= 0 ? tag + 1 : 0)), RD_KAFKA_V_END);

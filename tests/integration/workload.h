@@ -68,13 +68,13 @@ typedef struct fs_wl_incident {
 
 typedef struct fs_wl_params {
     uint64_t seed;
-    int64_t base_ms;      /* first event time; a multiple of 1000 */
-    int duration_s;       /* seconds of event time */
-    int rate;             /* playback events per second */
-    double failure_ratio; /* base probability that an attempt fails */
-    double error_ratio;   /* error events per playback event */
-    double string_ts;     /* share of events whose ts is an RFC 3339 string */
-    int users;            /* size of the user_id pool */
+    int64_t base_ms;                  /* first event time; a multiple of 1000 */
+    int duration_s;                   /* seconds of event time */
+    int rate;                         /* playback events per second */
+    double failure_ratio;             /* base probability that an attempt fails */
+    double error_ratio;               /* error events per playback event */
+    double string_ts;                 /* share of events whose ts is an RFC 3339 string */
+    int users;                        /* size of the user_id pool */
     const fs_wl_incident_t *incident; /* borrowed; NULL for none */
 } fs_wl_params_t;
 
@@ -96,7 +96,7 @@ typedef struct fs_wl_event {
     const char *code;    /* error events: the code; NULL for playback events */
     int failed;          /* playback events: outcome "failed" */
     char user[16];       /* user_id, also the Kafka key */
-    char json[512]; /* the message value, len bytes (NUL-terminated too) */
+    char json[512];      /* the message value, len bytes (NUL-terminated too) */
     size_t len;
 } fs_wl_event_t;
 

@@ -88,11 +88,10 @@ while :; do
 done
 t1=$(now_ms)
 foreshock_ms=$((t1 - t0))
-trips=$(redis-cli -h "$redis_host" -p "$redis_port" INFO commandstats |
-  awk -F'[=,]' '/^cmdstat_(evalsha|eval|hget|hgetall|pfcount|ping|script):/ {n += $2} END {print n + 0}')
 kill "$daemon_pid"
 wait "$daemon_pid" || true
 daemon_pid=""
+trips=$(sed -n 's/.*event=stopped .*store_round_trips=\([0-9]*\).*/\1/p' "$work/foreshock.log")
 grep 'event=status' "$work/foreshock.log" | tail -n 3 >&2 || true
 [[ -n "${FORESHOCK_BENCH_KEEP_LOG:-}" ]] && cp "$work/foreshock.log" "$FORESHOCK_BENCH_KEEP_LOG"
 redis-cli -h "$redis_host" -p "$redis_port" --scan --pattern "$run:*" |
@@ -102,5 +101,5 @@ awk -v n="$events" -v k="$kcat_ms" -v f="$foreshock_ms" -v t="$trips" 'BEGIN {
   printf "kcat -C (group):  %8.0f events/s  (%d ms)\n", n / (k / 1000), k
   printf "foreshock:        %8.0f events/s  (%d ms, incl. start-up and group join)\n", n / (f / 1000), f
   printf "ratio foreshock/kcat: %.2f\n", k / f
-  printf "Redis commands from clients on this server: %d (%.6f per event)\n", t, t / n
+  printf "Redis round trips of foreshock: %d (%.6f per event)\n", t, t / n
 }'

@@ -338,6 +338,7 @@ int fs_daemon_run(const fs_config_t *cfg)
     daemon_t *d = calloc(1, sizeof *d);
     char err[512], q[600];
     int status = 1;
+    uint64_t final_events = 0, final_trips = 0;
     if (!d)
         return 1;
     d->cfg = cfg;
@@ -434,12 +435,20 @@ int fs_daemon_run(const fs_config_t *cfg)
     flush_now(d);
 done:
     fs_consumer_free(d->consumer);
+    if (d->pipeline) {
+        fs_pipeline_stats_t fin;
+        fs_pipeline_stats(d->pipeline, &fin);
+        final_events = fin.events + fin.invalid;
+    }
+    if (d->store)
+        final_trips = fs_store_round_trips(d->store);
     fs_publisher_free(d->publisher, 2000);
     fs_pipeline_free(d->pipeline);
     fs_store_free(d->store);
     free(d->pending_ids);
     free(d->pending_messages);
-    fs_log(FS_LOG_INFO, "stopped", "status=%d", status);
+    fs_log(FS_LOG_INFO, "stopped", "status=%d events=%llu store_round_trips=%llu", status,
+           (unsigned long long)final_events, (unsigned long long)final_trips);
     free(d);
     return status;
 }

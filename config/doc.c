@@ -8,13 +8,31 @@
 
 #include "config/keys.h"
 
+/* A duration in the largest unit that divides it exactly: 2592000000 -> 30d. */
+static void write_duration(FILE *out, int64_t ms)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (ms != 0 && ms % units[i].ms == 0) {
+            fprintf(out, "%lld%s", (long long)(ms / units[i].ms), units[i].unit);
+            return;
+        }
+    }
+    fprintf(out, "%lldms", (long long)ms);
+}
+
 static void write_range(FILE *out, const fs_key_t *key)
 {
     if (key->type == FS_KEY_ENUM) {
         for (size_t i = 0; key->choices[i]; i++)
             fprintf(out, "%s`%s`", i ? ", " : "", key->choices[i]);
     } else if (key->min <= key->max && key->type == FS_KEY_DURATION) {
-        fprintf(out, "%lldms to %lldms", (long long)key->min, (long long)key->max);
+        write_duration(out, key->min);
+        fputs(" to ", out);
+        write_duration(out, key->max);
     } else if (key->min <= key->max) {
         fprintf(out, "%lld to %lld", (long long)key->min, (long long)key->max);
     }

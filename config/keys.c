@@ -69,9 +69,10 @@ const fs_key_t fs_config_keys[] = {
      "applied."},
     {"window.horizon", FS_KEY_DURATION, "60s", 1000, 3600000, "ms", NULL,
      FIELD(window_horizon_ms),
-     "Most event time held open at once. When one partition runs this far ahead of the "
-     "slowest, older buckets are closed anyway and the slow partition's events for them "
-     "count as late; bounds memory at horizon/bucket buckets per slice."},
+     "Most event time held open at once (memory: horizon/bucket buckets per slice). A "
+     "partition whose next event lies beyond it waits, paused, until the slower partitions "
+     "catch up, so catching up on a backlog loses nothing; only the slowest partition "
+     "jumping further ahead than this closes older buckets early."},
     {"window.future_skew", FS_KEY_DURATION, "2m", 0, 86400000, "ms", NULL,
      FIELD(window_future_skew_ms),
      "Events stamped more than this ahead of the wall clock (client clock skew) are counted "
@@ -79,11 +80,12 @@ const fs_key_t fs_config_keys[] = {
     {"window.idle_timeout", FS_KEY_DURATION, "10s", 100, 3600000, "ms", NULL,
      FIELD(window_idle_ms),
      "A partition that delivers nothing for this long (wall clock) stops holding the "
-     "watermark back."},
-    {"detect.false_alarms_per_day", FS_KEY_DOUBLE, "1", 0, 0, NULL, NULL,
+     "watermark back; an empty partition never holds it. Paused consumption (Redis "
+     "unavailable) does not count as silence."},
+    {"detect.false_alarms_per_day", FS_KEY_DOUBLE, "1", NO_RANGE, NULL, NULL,
      FIELD(detect_false_alarms_per_day),
-     "Accepted false alarms per day across all slices and signals. The sequential tests "
-     "derive their thresholds from it and from the number of live slices."},
+     "Accepted false alarms per day across all slices and signals (a positive number). The "
+     "sequential tests derive their thresholds from it and from the number of live slices."},
     {"detect.min_excess", FS_KEY_INT, "20", 1, 1000000000, NULL, NULL, FIELD(detect_min_excess),
      "Smallest impact worth paging: the excess failures or errors (observed minus expected) "
      "in the deciding window, or for volume drops the missing attempts."},

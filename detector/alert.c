@@ -85,14 +85,21 @@ static void describe_slice(const char *slice, char *out, size_t size)
 
 static void write_annotations(fs_jw_t *jw, const fs_alert_t *a)
 {
-    char where[512], since[32], summary[1024], description[2048], users[64];
+    char where[512], since[32], summary[1024], description[2048], users[160];
     const fs_model_verdict_t *v = &a->verdict;
     describe_slice(a->slice, where, sizeof where);
     fs_timestamp_format(a->starts_at_ms, since);
+    /* User counts come from per-minute HyperLogLogs, so they cover whole
+     * minutes from the one the incident started in: say so. */
+    char minute[32];
+    fs_timestamp_format(a->starts_at_ms - ((a->starts_at_ms % 60000) + 60000) % 60000, minute);
+    minute[16] = '\0'; /* YYYY-MM-DDTHH:MM */
     if (a->affected_users >= 0)
-        snprintf(users, sizeof users, "about %" PRId64 " distinct users", a->affected_users);
+        snprintf(users, sizeof users,
+                 "about %" PRId64 " distinct users had a failure or error here since %sZ",
+                 a->affected_users, minute);
     else
-        snprintf(users, sizeof users, "an unknown number of users");
+        snprintf(users, sizeof users, "the number of users affected is unknown");
     double ratio = v->expected > 0 ? v->observed / v->expected : INFINITY;
 
     switch (a->signal) {
@@ -101,7 +108,7 @@ static void write_annotations(fs_jw_t *jw, const fs_alert_t *a)
         snprintf(description, sizeof description,
                  "Since %s, %.2f%% of playback attempts in %s failed (%.0f of %.0f in the last "
                  "%.0f s), against %.2f%% expected from its history; %.0f failures more than "
-                 "expected, affecting %s.%s",
+                 "expected; %s.%s",
                  since, 100 * v->observed, where, v->window_x, v->window_n, v->window_seconds,
                  100 * v->expected, v->window_x - v->expected * v->window_n, users,
                  a->firing ? "" : " The failure ratio is back to normal.");
@@ -110,7 +117,7 @@ static void write_annotations(fs_jw_t *jw, const fs_alert_t *a)
         snprintf(summary, sizeof summary, "Errors %.1fx expected in %s", ratio, where);
         snprintf(description, sizeof description,
                  "Since %s, %s reported %.0f errors in %.0f s, against %.1f expected from its "
-                 "history (%.1fx), affecting %s.%s",
+                 "history (%.1fx); %s.%s",
                  since, where, v->window_x, v->window_seconds,
                  v->expected * v->window_seconds, ratio, users,
                  a->firing ? "" : " The error rate is back to normal.");

@@ -305,14 +305,16 @@ int fs_bench_replay_main(int argc, char **argv)
     fprintf(stderr,
             "replay: %llu events in %.2f s (%.0f events/s), %llu invalid, %llu late, "
             "%llu future, %zu live slices, %llu alerts (%llu fired, %llu resolved), "
-            "%llu store round trips\n",
+            "%llu store round trips (%.6f per event), %zu bytes of state per slice\n",
             (unsigned long long)stats.events, elapsed,
             elapsed > 0 ? (double)(stats.events + stats.invalid) / elapsed : 0.0,
             (unsigned long long)stats.invalid, (unsigned long long)stats.late,
             (unsigned long long)stats.future, stats.live_slices,
             (unsigned long long)sink.alerts_written, (unsigned long long)stats.alerts_fired,
             (unsigned long long)stats.alerts_resolved,
-            (unsigned long long)fs_store_round_trips(store));
+            (unsigned long long)fs_store_round_trips(store),
+            stats.events ? (double)fs_store_round_trips(store) / (double)stats.events : 0.0,
+            fs_pipeline_bytes_per_slice(pipeline));
     status = 0;
 done:
     for (int i = 0; i < 2; i++) {

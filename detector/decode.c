@@ -246,7 +246,7 @@ static inline int is_hex(unsigned char c)
 }
 
 /* Length of the valid UTF-8 sequence of two or more bytes at s, or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
+static inline size_t utf8_seq(const unsigned char *s, size_t avail)
 {
     unsigned char c = s[0];
     unsigned char lo = 0x80, hi = 0xbf;
@@ -350,12 +350,13 @@ static const unsigned char *string_rest(const unsigned char *p, const unsigned c
                                         unsigned char *escape)
 {
     for (;;) {
+        /* Each loop stops at a byte that ends the run; the next ones then stop at once. */
 #ifdef USE_SSE2
         while (end - p >= 16) {
             unsigned m = string_stops16(p);
             if (m) {
                 p += __builtin_ctz(m);
-                goto stop;
+                break;
             }
             p += 16;
         }
@@ -365,7 +366,7 @@ static const unsigned char *string_rest(const unsigned char *p, const unsigned c
             uint64_t m = string_stops8(p);
             if (m) {
                 p += __builtin_ctzll(m) >> 3;
-                goto stop;
+                break;
             }
             p += 8;
         }
@@ -374,7 +375,6 @@ static const unsigned char *string_rest(const unsigned char *p, const unsigned c
             p++;
         if (p == end)
             return NULL;
-    stop:
         if (*p == '"')
             return p;
         if (*p == '\\') {
@@ -401,10 +401,13 @@ static const unsigned char *string_rest(const unsigned char *p, const unsigned c
                 return NULL;
             }
         } else if (*p >= 0x80) {
-            size_t n = utf8_seq(p, (size_t)(end - p));
-            if (n == 0)
-                return NULL;
-            p += n;
+            /* Text that is not ASCII comes in runs: check the whole run here. */
+            do {
+                size_t n = utf8_seq(p, (size_t)(end - p));
+                if (n == 0)
+                    return NULL;
+                p += n;
+            } while (p < end && *p >= 0x80);
         } else {
             return NULL; /* a control character */
         }

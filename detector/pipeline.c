@@ -771,8 +771,9 @@ int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
     for (size_t i = 0; i < n_delivered; i++)
         free(p->delivered[i]);
     /* Acknowledgements that arrived during the commit stay for the next batch. */
-    memmove(p->delivered, p->delivered + n_delivered,
-            (p->n_delivered - n_delivered) * sizeof *p->delivered);
+    if (p->n_delivered > n_delivered)
+        memmove(p->delivered, p->delivered + n_delivered,
+                (p->n_delivered - n_delivered) * sizeof *p->delivered);
     p->n_delivered -= n_delivered;
     /* The decisions are durable: now publish them. */
     for (size_t i = 0; i < p->n_puts; i++)

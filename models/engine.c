@@ -13,11 +13,13 @@ typedef struct step_ctx {
     const fs_engine_spec_t *spec;
     double shifts[FS_ENGINE_BANK_MAX];
     int arms;
-    double h;       /* threshold */
-    double decay;   /* baseline forgetting per bucket */
-    double decay_r; /* recent-window forgetting per bucket */
-    double warmup;  /* buckets */
-    double prior;   /* obs->prior */
+    double h;        /* threshold */
+    double h_rec;    /* recovery threshold */
+    double decay;    /* baseline forgetting per bucket */
+    double warmup;   /* buckets */
+    double prior;    /* obs->prior */
+    int64_t bucket_ms;
+    double cooldown; /* FS_ENGINE_COOLDOWN_SECONDS in buckets */
 } step_ctx_t;
 
 int fs_engine_shifts(const fs_engine_spec_t *spec, const fs_model_params_t *params,
@@ -42,6 +44,43 @@ int fs_engine_shifts(const fs_engine_spec_t *spec, const fs_model_params_t *para
     return FS_ENGINE_RISE_ARMS;
 }
 
+static void moments_clear(fs_engine_moments_t *m)
+{
+    m->b = 0.0;
+    m->n = 0.0;
+    m->x = 0.0;
+    m->xx = 0.0;
+    m->nx = 0.0;
+    m->nn = 0.0;
+}
+
+static void moments_add(fs_engine_moments_t *m, double n, double x)
+{
+    m->b += 1.0;
+    m->n += n;
+    m->x += x;
+    m->xx += x * x;
+    m->nx += n * x;
+    m->nn += n * n;
+}
+
+static void moments_merge(fs_engine_moments_t *m, const fs_engine_moments_t *more)
+{
+    m->b += more->b;
+    m->n += more->n;
+    m->x += more->x;
+    m->xx += more->xx;
+    m->nx += more->nx;
+    m->nn += more->nn;
+}
+
+double fs_engine_recovery_threshold(double bucket_seconds)
+{
+    if (!(bucket_seconds > 0.0) || !isfinite(bucket_seconds))
+        bucket_seconds = 1.0;
+    return fmax(fs_cusum_threshold_lorden(FS_ENGINE_RECOVERY_ARL_SECONDS / bucket_seconds), 1.0);
+}
+
 void fs_engine_init(fs_engine_t *eng)
 {
     fs_baseline_init(&eng->base);
@@ -50,7 +89,7 @@ void fs_engine_init(fs_engine_t *eng)
     eng->last_ms = 0;
     eng->started = 0;
     eng->firing = 0;
-    eng->drained = 0;
+    eng->resolved = 0;
     eng->lead = 0;
     eng->onset_ms = 0;
     eng->rate = 0.0;
@@ -60,9 +99,14 @@ void fs_engine_init(fs_engine_t *eng)
     eng->win_x = 0.0;
     eng->win_e = 0.0;
     eng->win_buckets = 0.0;
-    eng->recent_x = 0.0;
-    eng->recent_e = 0.0;
-    eng->quiet = 0.0;
+    fs_cusum_reset(&eng->rec);
+    moments_clear(&eng->inc);
+    moments_clear(&eng->pend);
+    eng->calm_x = 0.0;
+    eng->calm_e = 0.0;
+    eng->calm_b = 0.0;
+    eng->hold = FS_ENGINE_HOLD_BUCKETS;
+    eng->calm_ms = 0;
 }
 
 /* Log-LR of one arm for one bucket, before dividing by phi. */
@@ -79,19 +123,188 @@ static double arm_llr(const step_ctx_t *ctx, double shift, double n, double x, d
     return fs_llr_poisson(x, rate, shift);
 }
 
-/* Whether the recent window sits near the baseline (the exit condition's
- * second half): its excess (rises) or shortfall (falls) against the expected
- * count is within the geometric midpoint between the baseline and the
- * mildest shift, or not significant at 2 standard deviations. */
-static int recent_near(const fs_engine_t *eng, const step_ctx_t *ctx)
+/* The incident level the recovery CUSUM tests against (its H0): the rate
+ * over the firing window without the current recovery excursion, moved by
+ * FS_ENGINE_LEVEL_SD standard deviations toward the baseline, and at least
+ * as far from it as the geometric midpoint between the baseline and the
+ * mildest shift of the bank (closer than that counts as near the baseline,
+ * see calm_near). Not the mildest shift itself: an incident that grew
+ * slowly was partly learned before it fired, and against the frozen
+ * baseline it may sit below the mildest shift; testing against a level it
+ * does not have would resolve it while it goes on. */
+static double incident_level(const fs_engine_t *eng, const step_ctx_t *ctx)
+{
+    double rate = eng->rate, mild = sqrt(ctx->shifts[0]) * rate;
+    double x = fmax(eng->win_x - eng->rec.x, 0.0), level;
+
+    if (ctx->spec->family == FS_FAMILY_BINOMIAL) {
+        double n = eng->win_n - eng->rec.n;
+        if (!(n > 0.0))
+            return fmin(mild, 0.5 * (1.0 + rate));
+        level = (x - FS_ENGINE_LEVEL_SD * sqrt(eng->phi * x)) / n;
+        /* As in arm_llr: a ratio stays halfway between p0 and 1 at most. */
+        return fmin(fmax(level, mild), 0.5 * (1.0 + rate));
+    }
+    {
+        /* The window holds the entry bucket, which the excursion never
+         * does, so b >= 1; the guard is for rounding only. */
+        double b = fmax(eng->win_buckets - eng->rec.buckets, 1.0);
+        if (ctx->spec->falling) {
+            /* At least one event's worth of deviation: a window of zeros
+             * says the level is small, not that it is exactly 0. */
+            level = (x + FS_ENGINE_LEVEL_SD * sqrt(eng->phi * fmax(x, 1.0))) / b;
+            return fmin(level, mild);
+        }
+        level = (x - FS_ENGINE_LEVEL_SD * sqrt(eng->phi * x)) / b;
+        return fmax(level, mild);
+    }
+}
+
+/* The dispersion of the incident, which the recovery evidence is divided
+ * by; at least the baseline's phi0. phi0 was measured at the baseline's
+ * scale. Where counts wander by a factor (a mean that varies
+ * multiplicatively, the usual reason for phi0 > 1 in a busy slice) the
+ * variance grows with the square of the mean, phi = 1 + c * mean, and at the
+ * incident's level phi0 would overstate the evidence of each bucket: a few
+ * low ones would resolve an incident that goes on. So the estimate starts
+ * from that extrapolation and moves to the Pearson dispersion of the
+ * incident's own buckets (since entry, outside recovery excursions) as they
+ * accumulate, the extrapolation weighing FS_ENGINE_DISP_PRIOR_BUCKETS
+ * buckets. Only the part of phi0 - 1 that is significant is extrapolated:
+ * where less than an event per bucket is expected, phi0 - 1 is mostly
+ * sampling noise (the Pearson term of one bucket has a variance of about
+ * 2 + 1/mean), and multiplying it by the level's ratio would slow the
+ * recovery of small slices for nothing. */
+static double incident_dispersion(const fs_engine_t *eng, const step_ctx_t *ctx, double level)
+{
+    const fs_engine_moments_t *m = &eng->inc;
+    double phi0 = eng->phi, ratio = level / eng->rate, guess = phi0, phi;
+    double buckets = fmin(eng->base.buckets_seen, 1.0 / (1.0 - ctx->decay));
+    double mean0 = eng->rate;
+
+    /* Events per bucket at the baseline; for a ratio, attempts per bucket
+     * over the slice's life times the ratio. */
+    if (ctx->spec->family == FS_FAMILY_BINOMIAL)
+        mean0 = eng->base.buckets_seen > 0.0
+                    ? eng->base.trials_seen / eng->base.buckets_seen * eng->rate
+                    : 0.0;
+    double w = FS_ENGINE_DISP_PRIOR_BUCKETS;
+
+    if (ratio > 1.0 && mean0 > 0.0 && buckets >= 1.0) {
+        double sd = sqrt((2.0 + 1.0 / mean0) / buckets);
+        double excess = phi0 - 1.0 - 2.0 * sd;
+        if (excess > 0.0)
+            guess = fmax(phi0, 1.0 + excess * ratio);
+    }
+    phi = guess;
+    if (m->b >= 2.0 && m->n > 0.0 && m->x > 0.0) {
+        int binomial = ctx->spec->family == FS_FAMILY_BINOMIAL;
+        double p = m->x / m->n;
+        double var = binomial ? p * (1.0 - p) * m->n : p * m->n;
+        /* Pearson's sum of (x - n p)^2 over the buckets, from the sums; the
+         * fitted p costs one degree of freedom. */
+        double pearson = m->xx - 2.0 * p * m->nx + p * p * m->nn;
+        if (var > 0.0) {
+            double own = fmax(pearson, 0.0) / var * m->b / (m->b - 1.0);
+            phi = (w * guess + m->b * own) / (w + m->b);
+        }
+    }
+    return fmin(fmax(phi, phi0), FS_BASELINE_PHI_MAX);
+}
+
+/* Log-LR of the baseline against the incident level for one bucket,
+ * divided by the incident's dispersion: positive when the bucket looks like
+ * the baseline. */
+static double recovery_llr(const fs_engine_t *eng, const step_ctx_t *ctx, double n, double x)
+{
+    double level = incident_level(eng, ctx), llr;
+
+    if (ctx->spec->family == FS_FAMILY_BINOMIAL)
+        llr = n > 0.0 ? fs_llr_binomial(x, n, level, eng->rate) : 0.0;
+    else
+        llr = fs_llr_poisson(x, level, eng->rate / level);
+    return llr / incident_dispersion(eng, ctx, level);
+}
+
+/* Whether the calm run sits near the baseline: its excess (rises) or
+ * shortfall (falls) against the expected count is within the geometric
+ * midpoint between the baseline and the mildest shift, or within
+ * FS_ENGINE_NEAR_SD standard deviations plus one event (where fewer than a
+ * few events are expected, one event is no evidence of anything). */
+static int calm_near(const fs_engine_t *eng, const step_ctx_t *ctx)
 {
     double g = sqrt(ctx->shifts[0]);
-    double e = eng->recent_e, x = eng->recent_x;
-    double noise = 2.0 * sqrt(eng->phi * e);
+    double e = eng->calm_e, x = eng->calm_x;
+    double noise = FS_ENGINE_NEAR_SD * sqrt(eng->phi * e) + 1.0;
 
     if (ctx->spec->falling)
         return e - x <= fmax((1.0 - g) * e, noise);
     return x - e <= fmax((g - 1.0) * e, noise);
+}
+
+/* One bucket while firing: recovery evidence, calm run, and the decision to
+ * resolve (see engine.h). */
+static void recover(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, double n, double x,
+                    double nn, double expect)
+{
+    double llr = recovery_llr(eng, ctx, n, x);
+
+    /* The level is estimated before this bucket joins the window. */
+    fs_cusum_step(&eng->rec, fmin(llr, FS_ENGINE_STEP_MAX * ctx->h_rec), ctx->h_rec, bucket_ms, nn,
+                  x, expect);
+    /* Buckets of a recovery excursion wait; when R falls back to 0 they
+     * turn out to belong to the incident after all. An empty ratio bucket
+     * says nothing about dispersion. */
+    if (nn > 0.0)
+        moments_add(&eng->pend, nn, x);
+    if (eng->rec.s == 0.0) {
+        moments_merge(&eng->inc, &eng->pend);
+        moments_clear(&eng->pend);
+    }
+    eng->win_n += nn;
+    eng->win_x += x;
+    eng->win_e += expect;
+    eng->win_buckets += 1.0;
+
+    eng->calm_x += x;
+    eng->calm_e += expect;
+    eng->calm_b += 1.0;
+    /* A bucket that sends R back to 0 looks like the incident; a calm run
+     * that is clearly off the baseline is not calm. Either way the run
+     * starts again with the next bucket. */
+    if (eng->rec.s == 0.0 || !calm_near(eng, ctx)) {
+        eng->calm_x = 0.0;
+        eng->calm_e = 0.0;
+        eng->calm_b = 0.0;
+    }
+    eng->score = 1.0 - eng->rec.s / ctx->h_rec;
+
+    if (eng->rec.s >= ctx->h_rec && eng->calm_b >= eng->hold) {
+        eng->firing = 0;
+        eng->resolved = 1;
+        /* The recovery excursion began when the data stopped looking like
+         * the incident: the best estimate of when it ended. The calm run
+         * may have started later, after a noisy bucket. */
+        eng->calm_ms = eng->rec.start_ms;
+        eng->score = 0.0;
+        fs_cusum_reset(&eng->rec);
+        for (int i = 0; i < ctx->arms; i++)
+            fs_cusum_reset(&eng->arm[i]);
+    }
+}
+
+/* The calm buckets a new alert with this onset needs before it resolves:
+ * FS_ENGINE_HOLD_BUCKETS, or for a relapse twice the pause before it. */
+static double hold_for(const fs_engine_t *eng, const step_ctx_t *ctx, int64_t onset_ms)
+{
+    double pause;
+
+    if (!eng->resolved)
+        return FS_ENGINE_HOLD_BUCKETS;
+    pause = (double)(onset_ms - eng->calm_ms) / (double)ctx->bucket_ms;
+    if (!(pause >= 0.0) || pause > ctx->cooldown)
+        return FS_ENGINE_HOLD_BUCKETS;
+    return fmax(fmax(2.0 * pause, eng->hold), FS_ENGINE_HOLD_BUCKETS);
 }
 
 /* The arm with the largest statistic. */
@@ -121,45 +334,22 @@ static void step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, dou
     warm = eng->firing || (eng->base.buckets_seen >= ctx->warmup &&
                            eng->base.trials_seen >= spec->warm_min_trials);
 
+    if (eng->firing) {
+        recover(eng, ctx, bucket_ms, n, x, nn, expect);
+        return;
+    }
+
     for (int i = 0; i < ctx->arms; i++) {
         if (!warm) {
             fs_cusum_reset(&eng->arm[i]);
             continue;
         }
-        /* While firing, hold each statistic at the threshold: what matters
-         * then is how soon the evidence reverses, not how much piled up. */
         double llr = arm_llr(ctx, ctx->shifts[i], n, x, eng->rate) / eng->phi;
-        fs_cusum_step(&eng->arm[i], fmin(llr, FS_ENGINE_STEP_MAX * ctx->h),
-                      eng->firing ? ctx->h : INFINITY, bucket_ms, nn, x, expect);
+        fs_cusum_step(&eng->arm[i], fmin(llr, FS_ENGINE_STEP_MAX * ctx->h), INFINITY, bucket_ms,
+                      nn, x, expect);
         top = fmax(top, eng->arm[i].s);
     }
     eng->score = top / ctx->h;
-
-    eng->recent_x = ctx->decay_r * eng->recent_x + x;
-    eng->recent_e = ctx->decay_r * eng->recent_e + expect;
-
-    if (eng->firing) {
-        eng->win_n += nn;
-        eng->win_x += x;
-        eng->win_e += expect;
-        eng->win_buckets += 1.0;
-        if (top == 0.0)
-            eng->drained = 1;
-        if (top >= FS_ENGINE_EXIT_LEVEL * ctx->h)
-            eng->drained = 0;
-        if (eng->drained && recent_near(eng, ctx))
-            eng->quiet += 1.0;
-        else
-            eng->quiet = 0.0;
-        if (eng->quiet >= FS_ENGINE_HOLD_BUCKETS) {
-            eng->firing = 0;
-            eng->drained = 0;
-            eng->quiet = 0.0;
-            for (int i = 0; i < ctx->arms; i++)
-                fs_cusum_reset(&eng->arm[i]);
-        }
-        return;
-    }
 
     /* Of the arms at the threshold, the strongest shift decides (the shifts
      * go from mildest to strongest). Its onset is the sharpest: under the
@@ -173,19 +363,22 @@ static void step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, dou
     if (lead >= 0) {
         const fs_cusum_t *c = &eng->arm[lead];
         eng->firing = 1;
-        eng->drained = 0;
         eng->lead = lead;
         eng->onset_ms = c->start_ms;
         eng->win_n = c->n;
         eng->win_x = c->x;
         eng->win_e = c->e;
         eng->win_buckets = c->buckets;
-        eng->quiet = 0.0;
+        eng->hold = hold_for(eng, ctx, c->start_ms);
+        fs_cusum_reset(&eng->rec);
+        moments_clear(&eng->inc);
+        moments_clear(&eng->pend);
+        eng->calm_x = 0.0;
+        eng->calm_e = 0.0;
+        eng->calm_b = 0.0;
         /* The entry bucket is evidence of the incident: not learned. From
-         * now on the rate and phi stay as they are. */
-        for (int i = 0; i < ctx->arms; i++)
-            if (eng->arm[i].s > ctx->h)
-                eng->arm[i].s = ctx->h;
+         * now on the rate and phi stay as they are, and the arms wait (they
+         * restart from 0 on resolving). */
         return;
     }
     fs_baseline_learn(&eng->base, spec->family, ctx->decay, n, x, eng->rate, warm);
@@ -220,8 +413,10 @@ void fs_engine_update(fs_engine_t *eng, const fs_engine_spec_t *spec,
     ctx.spec = spec;
     ctx.arms = fs_engine_shifts(spec, params, ctx.shifts);
     ctx.h = params->threshold > 0.0 ? params->threshold : INFINITY;
+    ctx.h_rec = fs_engine_recovery_threshold(bucket_seconds);
+    ctx.bucket_ms = bucket_ms;
+    ctx.cooldown = FS_ENGINE_COOLDOWN_SECONDS / bucket_seconds;
     ctx.decay = exp2(-1.0 / halflife);
-    ctx.decay_r = exp2(-1.0 / FS_ENGINE_RECENT_HALFLIFE);
     ctx.warmup = params->warmup_buckets;
     ctx.prior = obs->prior;
     if (spec->family == FS_FAMILY_BINOMIAL && x > n)

@@ -20,22 +20,46 @@
  *    alert's evidence;
  *  - freeze: while firing, the baseline rate and phi are those of the entry
  *    bucket and nothing is learned, so an incident is never taken for normal;
- *  - exit, with hysteresis (enter and exit conditions differ): while firing
- *    each statistic is held at most at the threshold, so it drains in bounded
- *    time once the incident ends. The evidence has reversed when every
- *    statistic has fallen back to 0 (even the mildest shift is now less
- *    likely than the baseline). From then on, the model resolves after
- *    FS_ENGINE_HOLD_BUCKETS consecutive buckets in which (a) no statistic
- *    climbs back to FS_ENGINE_EXIT_LEVEL times the threshold (under the
- *    baseline they wander a little above 0, so "exactly 0" would make the
- *    hold a lottery) and (b) the recent window (decayed, half-life
- *    FS_ENGINE_RECENT_HALFLIFE buckets) sits near the baseline: its excess
+ *  - exit, with hysteresis (enter and exit conditions differ): while firing,
+ *    a recovery CUSUM R runs the test the other way round: H0 "still at the
+ *    incident level" against H1 "back at the frozen baseline". Each bucket
+ *    adds ln L(baseline) - ln L(incident level), divided by phi and at most
+ *    FS_ENGINE_STEP_MAX * h_rec; R is held at h_rec at most. The incident
+ *    level comes from the firing window without the current recovery
+ *    excursion (the buckets since R was last 0, which may be the recovery
+ *    already): the window's count moved FS_ENGINE_LEVEL_SD standard
+ *    deviations toward the baseline (the window at entry ends on the lucky
+ *    stretch that fired), and at least as far from the baseline as the
+ *    geometric midpoint between it and the mildest shift. The threshold is
+ *    h_rec = ln(FS_ENGINE_RECOVERY_ARL_SECONDS / bucket seconds), 12.8 for
+ *    1 s buckets (fs_engine_recovery_threshold): by Lorden's bound a CUSUM on
+ *    a log-LR crosses h under its H0 no more often than once in e^h buckets
+ *    on average, so resolving while the incident goes on at its level takes
+ *    100 hours on average (a chance of about 1% in an hour), whatever the
+ *    slice's size. The model resolves when R is at h_rec and the calm run
+ *    (the buckets since R was last 0 or the run last failed) is at least
+ *    `hold` buckets long and, taken together, near the baseline: its excess
  *    (shortfall, for falls) against the expected count is within the
  *    geometric midpoint between the baseline and the mildest shift, or
- *    within 2 standard deviations. Renewed evidence (a) voids the reversal.
- *    After resolving the arms restart from 0, so firing again takes a full
- *    threshold of new evidence: an outage that sputters stays one alert, and
- *    a resolved one does not flap back on the first noisy bucket.
+ *    within FS_ENGINE_NEAR_SD standard deviations plus one event. The second
+ *    condition keeps an alert open, where data are plentiful, while the level
+ *    settles between the baseline and the incident: better than the
+ *    incident, yet clearly elevated. hold is FS_ENGINE_HOLD_BUCKETS (3), so a
+ *    single quiet bucket never resolves (relapses hold longer, below). The
+ *    delay is about h_rec / KL per bucket of the baseline against the
+ *    incident level: for a x10 incident at p0 = 0.6%, 3 buckets at 200 or
+ *    more attempts per bucket, about 15 at 27, about 3 minutes at 4.
+ *  - relapse: after resolving the arms restart from 0, so firing again takes a
+ *    full threshold of new evidence (the false-alarm budget's level: noise
+ *    after an incident does not page again). An alert whose onset falls
+ *    within FS_ENGINE_COOLDOWN_SECONDS of the end of the previous one (the
+ *    start of the recovery excursion that resolved it, when the data stopped
+ *    looking like the incident) is a relapse: that recovery was a pause, not
+ *    the end. The relapse's hold is twice the pause, and at least the hold of
+ *    the alert before it, so an incident that goes on and off in a steady
+ *    rhythm gives at most two alerts: the first resolves in the first pause,
+ *    the second holds through the later ones and resolves two pauses after
+ *    the incident has ended.
  *  - gaps: buckets missing between two calls (bucket_start_ms jumps by more
  *    than a bucket) are processed as empty buckets first: for a ratio no
  *    information, for a count a count of 0. At most FS_ENGINE_GAP_MAX of
@@ -68,17 +92,44 @@
  * 30% or less is an outage worth paging on. */
 #define FS_ENGINE_FALL_MAX 0.3
 
-/* Consecutive quiet buckets before a firing model resolves: an outage that
- * sputters (bad for a few buckets, good for a few) stays one alert. */
-#define FS_ENGINE_HOLD_BUCKETS 10
+/* Shortest calm run that resolves: with no bucket adding more than
+ * FS_ENGINE_STEP_MAX * h_rec to the recovery statistic it takes two buckets
+ * to reach h_rec anyway; the third guards against a single quiet bucket
+ * followed by one that merely looks quiet (a partial bucket at the end of
+ * an outage). */
+#define FS_ENGINE_HOLD_BUCKETS 3
 
-/* While holding, a statistic at this fraction of the threshold is renewed
- * evidence: it voids the reversal. One bucket of a large shift reaches it
- * (FS_ENGINE_STEP_MAX); baseline noise hardly does. */
-#define FS_ENGINE_EXIT_LEVEL 0.5
+/* Target in-control average run length of the recovery CUSUM, in seconds:
+ * while an incident goes on at its level, the model resolves by mistake
+ * about once in this time (at most: Lorden's bound), i.e. with a chance of
+ * about 1% in an hour. h_rec = ln(this / bucket seconds): 12.8 for 1 s
+ * buckets. */
+#define FS_ENGINE_RECOVERY_ARL_SECONDS 360000.0
 
-/* Half-life, in buckets, of the recent window the exit condition checks. */
-#define FS_ENGINE_RECENT_HALFLIFE 2.0
+/* Standard deviations (of the window's count, phi included) taken off the
+ * incident level estimate (added, for falls): the window at entry ends on
+ * the stretch that made the CUSUM fire, so its ratio is biased away from
+ * the baseline, and a recovery test against a level the incident never had
+ * would resolve too early. */
+#ifndef FS_ENGINE_LEVEL_SD
+#define FS_ENGINE_LEVEL_SD 1.0
+#endif
+
+/* Weight, in buckets, of the extrapolated dispersion of the incident
+ * (phi grown in proportion to the level, as for counts whose mean wanders
+ * by a factor) against the dispersion measured in its own buckets. */
+#ifndef FS_ENGINE_DISP_PRIOR_BUCKETS
+#define FS_ENGINE_DISP_PRIOR_BUCKETS 30.0
+#endif
+
+/* Standard deviations of the calm run's expected count within which its
+ * excess (shortfall) counts as noise, plus one event. */
+#define FS_ENGINE_NEAR_SD 2.0
+
+/* An alert whose onset falls within this many seconds of the end of the
+ * previous one (the start of the recovery excursion that resolved it) is a
+ * relapse (see above). */
+#define FS_ENGINE_COOLDOWN_SECONDS 120.0
 
 /* No single bucket adds more than this fraction of the threshold to a
  * statistic (a robust, "winsorized" CUSUM). Over-dispersion is divided out
@@ -99,6 +150,16 @@ typedef struct fs_engine_spec {
     double min_window_expected; /* expected events / phi in the window to fire */
 } fs_engine_spec_t;
 
+/* Sums over some buckets, for a Pearson dispersion estimate. */
+typedef struct fs_engine_moments {
+    double b;  /* buckets */
+    double n;  /* trials (binomial) or buckets (Poisson) */
+    double x;  /* events */
+    double xx; /* sum of x^2 */
+    double nx; /* sum of n*x */
+    double nn; /* sum of n^2 */
+} fs_engine_moments_t;
+
 /* Per-slice state. Plain data: it can be copied and persisted as bytes. */
 typedef struct fs_engine {
     fs_baseline_t base;
@@ -106,7 +167,7 @@ typedef struct fs_engine {
     int64_t last_ms;    /* bucket_start_ms of the last bucket fed */
     int started;        /* a bucket has been fed */
     int firing;         /* 1 while anomalous */
-    int drained;        /* while firing: every statistic has been back at 0 */
+    int resolved;       /* an alert has resolved: calm_ms and hold are its */
     int lead;           /* while firing: the deciding arm */
     int64_t onset_ms;   /* while firing: first bucket of the deciding window */
     double rate;        /* baseline rate used for the last bucket */
@@ -116,9 +177,14 @@ typedef struct fs_engine {
     double win_x;       /* while firing: events since onset */
     double win_e;       /* while firing: expected events since onset */
     double win_buckets; /* while firing: buckets since onset */
-    double recent_x;    /* decayed events of the recent window */
-    double recent_e;    /* decayed expected events of the recent window */
-    double quiet;       /* while firing: consecutive buckets meeting the exit condition */
+    fs_cusum_t rec;     /* while firing: the recovery CUSUM and its excursion */
+    fs_engine_moments_t inc;  /* while firing: buckets since entry outside recovery excursions */
+    fs_engine_moments_t pend; /* while firing: buckets of the current recovery excursion */
+    double calm_x;      /* while firing: events of the calm run */
+    double calm_e;      /* while firing: expected events of the calm run */
+    double calm_b;      /* while firing: buckets of the calm run */
+    double hold;        /* calm buckets the current (or last) alert needs to resolve */
+    int64_t calm_ms;    /* first bucket of the recovery excursion that resolved the last alert */
 } fs_engine_t;
 
 /*
@@ -130,6 +196,14 @@ typedef struct fs_engine {
  */
 int fs_engine_shifts(const fs_engine_spec_t *spec, const fs_model_params_t *params,
                      double shifts[FS_ENGINE_BANK_MAX]);
+
+/*
+ * The recovery threshold h_rec for buckets of bucket_seconds: Lorden's
+ * h = ln(ARL) for an ARL of FS_ENGINE_RECOVERY_ARL_SECONDS / bucket_seconds
+ * buckets, at least 1. A bucket_seconds that is not > 0 and finite is taken
+ * as 1.
+ */
+double fs_engine_recovery_threshold(double bucket_seconds);
 
 /* Puts eng into its cold state. */
 void fs_engine_init(fs_engine_t *eng);

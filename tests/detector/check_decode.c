@@ -775,6 +775,8 @@ static const struct {
     {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
     {"\\ud83d\\ude00", "\xf0\x9f\x98\x80"},
     {"\x7f", "\x7f"},
+    {"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xc3\xa9",
+     "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xc3\xa9"},
 };
 
 START_TEST(string_lengths)
@@ -840,6 +842,9 @@ START_TEST(bad_string_pieces)
         {"\xc1\xbf", "not valid UTF-8"},
         {"\\ud800x", "not valid UTF-8"},
         {"\\ude00\\ud83d", "not valid UTF-8"},
+        {"\xc3\xa9\xe2\x82\xac\xc3", "not valid UTF-8"},
+        {"\xc3\xa9\xe2\x82\xac\xa9", "not valid UTF-8"},
+        {"\xc3\xa9\xe2\x82\xac\x01", "not valid JSON"},
     };
     fs_decoder_t *d = new_decoder(DIMS_DEFAULT);
     fs_event_t ev;

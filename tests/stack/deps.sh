@@ -7,7 +7,7 @@ set -euo pipefail
 
 FORESHOCK_DEB_PACKAGES=(
   cmake pkg-config gcc make
-  librdkafka-dev libhiredis-dev check libsubunit-dev libjsmn-dev libjansson-dev
+  librdkafka-dev libhiredis-dev check libsubunit-dev libjansson-dev
   redis-server kcat maven
 )
 

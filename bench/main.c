@@ -6,13 +6,16 @@
 
 #include "bench/gen.h"
 #include "bench/replay.h"
+#include "bench/stream.h"
 
 static void usage(FILE *out)
 {
     fputs("usage: foreshock-bench replay -c FILE --playback P --errors E --alerts OUT "
           "[-X key=value]...\n"
           "       foreshock-bench gen --playback P --errors E [--rate N] [--duration D] "
-          "[--incident SPEC]...\n",
+          "[--incident SPEC]...\n"
+          "       foreshock-bench stream -b BOOTSTRAP --playback P --errors E [--speed X] "
+          "[--truth T]\n",
           out);
 }
 
@@ -20,6 +23,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "gen") == 0)
         return fs_bench_gen_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "stream") == 0)
+        return fs_bench_stream_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "replay") == 0)
         return fs_bench_replay_main(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {

@@ -772,3 +772,21 @@ int fs_config_load(fs_config_t *cfg, const char *path, const char *const *overri
         problems += fs_config_override(cfg, overrides[i], (int)i + 1, diag);
     return problems + fs_config_finish(cfg, diag);
 }
+
+int fs_config_set_kafka(fs_config_t *cfg, const char *prop, const char *value)
+{
+    for (size_t i = 0; i < cfg->n_kafka; i++) {
+        if (strcmp(cfg->kafka[i].name, prop) == 0) {
+            char *copy = strdup(value);
+            if (!copy)
+                return -1;
+            free(cfg->kafka[i].value);
+            cfg->kafka[i].value = copy;
+            return 0;
+        }
+    }
+    fs_config_diag_t diag = {0};
+    int problems = set_kafka_default(cfg, prop, value, (fs_config_origin_t){NULL, 0}, &diag);
+    fs_config_diag_clear(&diag);
+    return problems ? -1 : 0;
+}

@@ -129,6 +129,12 @@ int fs_config_finish(fs_config_t *cfg, fs_config_diag_t *diag);
 int fs_config_load(fs_config_t *cfg, const char *path, const char *const *overrides,
                    size_t n_overrides, fs_config_diag_t *diag);
 
+/*
+ * Sets a librdkafka property from the program itself (not from the user):
+ * replaces any value, keeps no origin. Returns 0, or -1 on out of memory.
+ */
+int fs_config_set_kafka(fs_config_t *cfg, const char *prop, const char *value);
+
 /* Where `key` was last set (origin.file == NULL for a default). */
 fs_config_origin_t fs_config_origin(const fs_config_t *cfg, const char *key);
 

@@ -121,9 +121,9 @@ static int add_field(fs_decoder_t *d, const char *name, unsigned roles)
     if (!f->name)
         return -1;
     f->len = strlen(name);
-    memcpy(&f->head, name, f->len < 8 ? f->len : 8);
+    memcpy(&f->head, f->name, f->len < 8 ? f->len : 8);
     if (f->len >= 8)
-        memcpy(&f->tail, name + f->len - 8, 8);
+        memcpy(&f->tail, f->name + f->len - 8, 8);
     f->roles = roles;
     d->n_fields++;
     return 0;
@@ -967,7 +967,7 @@ static const char *decode_ts(fs_decoder_t *d, fs_event_t *ev)
     const struct value *v = &d->value[F_TS];
     const char *r;
     if (v->type == V_STRING) {
-        fs_str_t s;
+        fs_str_t s = {NULL, 0};
         if ((r = field_string(d, F_TS, &s)))
             return r;
         if (fs_timestamp_parse(s.ptr, s.len, &ev->ts_ms))
@@ -989,7 +989,7 @@ static const char *decode_outcome(fs_decoder_t *d, fs_event_t *ev)
         return "missing outcome";
     if (d->value[F_OUTCOME].type != V_STRING)
         return "outcome has the wrong type";
-    fs_str_t s;
+    fs_str_t s = {NULL, 0};
     const char *r = field_string(d, F_OUTCOME, &s);
     if (r)
         return r;

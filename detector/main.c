@@ -15,6 +15,8 @@
 
 #include "config/config.h"
 #include "detector/daemon.h"
+#include "detector/embedded_kafka.h"
+#include "detector/log.h"
 #include "detector/kafka_conf.h"
 
 #ifndef FS_VERSION
@@ -24,6 +26,7 @@
 static void usage(FILE *out)
 {
     fputs("usage: foreshock -c FILE [-X key=value]... [--check-config | --dump-config]\n"
+          "                 [--embedded-kafka]\n"
           "       foreshock --version | --help\n"
           "\n"
           "  -c, --config FILE   configuration file (see config/CONFIGURATION.md)\n"
@@ -31,6 +34,10 @@ static void usage(FILE *out)
           "      --check-config  validate the configuration, print FILE:LINE: key: reason\n"
           "                      for each problem, exit 0 if valid and 1 if not\n"
           "      --dump-config   print the effective configuration and exit\n"
+          "      --embedded-kafka  run an in-process Kafka (librdkafka's mock cluster) on a\n"
+          "                      loopback port, create the four topics in it and use it\n"
+          "                      instead of kafka.bootstrap.servers; for demos and trials,\n"
+          "                      not for volume (it keeps about 5 MiB per partition)\n"
           "  -V, --version       print the versions of foreshock, librdkafka and hiredis\n",
           out);
 }
@@ -43,17 +50,19 @@ static void print_diag(const fs_config_diag_t *diag)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_CHECK = 256, OPT_DUMP };
+    enum { OPT_CHECK = 256, OPT_DUMP, OPT_EMBEDDED };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"dump-config", no_argument, NULL, OPT_DUMP},
+        {"embedded-kafka", no_argument, NULL, OPT_EMBEDDED},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
-    int check_only = 0, dump = 0, n_overrides = 0, status = 1;
+    int check_only = 0, dump = 0, embedded = 0, n_overrides = 0, status = 1;
+    fs_embedded_kafka_t *kafka = NULL;
     const char **overrides = calloc((size_t)argc, sizeof *overrides);
     fs_config_t *cfg = NULL;
     fs_config_diag_t diag = {0};
@@ -77,6 +86,9 @@ int main(int argc, char **argv)
             break;
         case OPT_DUMP:
             dump = 1;
+            break;
+        case OPT_EMBEDDED:
+            embedded = 1;
             break;
         case 'V':
             printf("foreshock %s\nlibrdkafka %s\nhiredis %d.%d.%d\n", FS_VERSION,
@@ -125,9 +137,22 @@ int main(int argc, char **argv)
     }
     rd_kafka_conf_destroy(kafka_conf);
     kafka_conf = NULL;
+    if (embedded) {
+        char err[512];
+        const char *topics[] = {cfg->topics_playback, cfg->topics_errors, cfg->topics_alerts,
+                                cfg->topics_deadletter};
+        kafka = fs_embedded_kafka_new(topics, 4, 4, err, sizeof err);
+        if (!kafka || fs_config_set_kafka(cfg, "bootstrap.servers",
+                                          fs_embedded_kafka_bootstraps(kafka)) != 0) {
+            fprintf(stderr, "foreshock: embedded Kafka: %s\n", kafka ? "out of memory" : err);
+            goto done;
+        }
+        fs_log(FS_LOG_INFO, "embedded_kafka", "bootstrap=%s", fs_embedded_kafka_bootstraps(kafka));
+    }
     status = fs_daemon_run(cfg);
 
 done:
+    fs_embedded_kafka_free(kafka);
     if (kafka_conf)
         rd_kafka_conf_destroy(kafka_conf);
     fs_config_diag_clear(&diag);

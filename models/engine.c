@@ -13,11 +13,11 @@ typedef struct step_ctx {
     const fs_engine_spec_t *spec;
     double shifts[FS_ENGINE_BANK_MAX];
     int arms;
-    double h;        /* threshold */
-    double h_rec;    /* recovery threshold */
-    double decay;    /* baseline forgetting per bucket */
-    double warmup;   /* buckets */
-    double prior;    /* obs->prior */
+    double h;      /* threshold */
+    double h_rec;  /* recovery threshold */
+    double decay;  /* baseline forgetting per bucket */
+    double warmup; /* buckets */
+    double prior;  /* obs->prior */
     int64_t bucket_ms;
     double cooldown; /* FS_ENGINE_COOLDOWN_SECONDS in buckets */
 } step_ctx_t;
@@ -47,6 +47,7 @@ int fs_engine_shifts(const fs_engine_spec_t *spec, const fs_model_params_t *para
 static void moments_clear(fs_engine_moments_t *m)
 {
     m->b = 0.0;
+    m->k = 0.0;
     m->n = 0.0;
     m->x = 0.0;
     m->xx = 0.0;
@@ -57,6 +58,7 @@ static void moments_clear(fs_engine_moments_t *m)
 static void moments_add(fs_engine_moments_t *m, double n, double x)
 {
     m->b += 1.0;
+    m->k += n > 0.0 ? 1.0 : 0.0;
     m->n += n;
     m->x += x;
     m->xx += x * x;
@@ -67,6 +69,7 @@ static void moments_add(fs_engine_moments_t *m, double n, double x)
 static void moments_merge(fs_engine_moments_t *m, const fs_engine_moments_t *more)
 {
     m->b += more->b;
+    m->k += more->k;
     m->n += more->n;
     m->x += more->x;
     m->xx += more->xx;
@@ -101,10 +104,8 @@ void fs_engine_init(fs_engine_t *eng)
     eng->win_buckets = 0.0;
     fs_cusum_reset(&eng->rec);
     moments_clear(&eng->inc);
-    moments_clear(&eng->pend);
-    eng->calm_x = 0.0;
+    moments_clear(&eng->calm);
     eng->calm_e = 0.0;
-    eng->calm_b = 0.0;
     eng->hold = FS_ENGINE_HOLD_BUCKETS;
     eng->calm_ms = 0;
 }
@@ -124,7 +125,7 @@ static double arm_llr(const step_ctx_t *ctx, double shift, double n, double x, d
 }
 
 /* The incident level the recovery CUSUM tests against (its H0): the rate
- * over the firing window without the current recovery excursion, moved by
+ * over the firing window without the current calm run, moved by
  * FS_ENGINE_LEVEL_SD standard deviations toward the baseline, and at least
  * as far from it as the geometric midpoint between the baseline and the
  * mildest shift of the bank (closer than that counts as near the baseline,
@@ -135,10 +136,10 @@ static double arm_llr(const step_ctx_t *ctx, double shift, double n, double x, d
 static double incident_level(const fs_engine_t *eng, const step_ctx_t *ctx)
 {
     double rate = eng->rate, mild = sqrt(ctx->shifts[0]) * rate;
-    double x = fmax(eng->win_x - eng->rec.x, 0.0), level;
+    double x = fmax(eng->win_x - eng->calm.x, 0.0), level;
 
     if (ctx->spec->family == FS_FAMILY_BINOMIAL) {
-        double n = eng->win_n - eng->rec.n;
+        double n = eng->win_n - eng->calm.n;
         if (!(n > 0.0))
             return fmin(mild, 0.5 * (1.0 + rate));
         level = (x - FS_ENGINE_LEVEL_SD * sqrt(eng->phi * x)) / n;
@@ -146,9 +147,9 @@ static double incident_level(const fs_engine_t *eng, const step_ctx_t *ctx)
         return fmin(fmax(level, mild), 0.5 * (1.0 + rate));
     }
     {
-        /* The window holds the entry bucket, which the excursion never
+        /* The window holds the entry bucket, which the calm run never
          * does, so b >= 1; the guard is for rounding only. */
-        double b = fmax(eng->win_buckets - eng->rec.buckets, 1.0);
+        double b = fmax(eng->win_buckets - eng->calm.b, 1.0);
         if (ctx->spec->falling) {
             /* At least one event's worth of deviation: a window of zeros
              * says the level is small, not that it is exactly 0. */
@@ -168,7 +169,7 @@ static double incident_level(const fs_engine_t *eng, const step_ctx_t *ctx)
  * incident's level phi0 would overstate the evidence of each bucket: a few
  * low ones would resolve an incident that goes on. So the estimate starts
  * from that extrapolation and moves to the Pearson dispersion of the
- * incident's own buckets (since entry, outside recovery excursions) as they
+ * incident's own buckets (since entry, outside the calm run) as they
  * accumulate, the extrapolation weighing FS_ENGINE_DISP_PRIOR_BUCKETS
  * buckets. Only the part of phi0 - 1 that is significant is extrapolated:
  * where less than an event per bucket is expected, phi0 - 1 is mostly
@@ -197,7 +198,7 @@ static double incident_dispersion(const fs_engine_t *eng, const step_ctx_t *ctx,
             guess = fmax(phi0, 1.0 + excess * ratio);
     }
     phi = guess;
-    if (m->b >= 2.0 && m->n > 0.0 && m->x > 0.0) {
+    if (m->k >= 2.0 && m->n > 0.0 && m->x > 0.0) {
         int binomial = ctx->spec->family == FS_FAMILY_BINOMIAL;
         double p = m->x / m->n;
         double var = binomial ? p * (1.0 - p) * m->n : p * m->n;
@@ -205,8 +206,8 @@ static double incident_dispersion(const fs_engine_t *eng, const step_ctx_t *ctx,
          * fitted p costs one degree of freedom. */
         double pearson = m->xx - 2.0 * p * m->nx + p * p * m->nn;
         if (var > 0.0) {
-            double own = fmax(pearson, 0.0) / var * m->b / (m->b - 1.0);
-            phi = (w * guess + m->b * own) / (w + m->b);
+            double own = fmax(pearson, 0.0) / var * m->k / (m->k - 1.0);
+            phi = (w * guess + m->k * own) / (w + m->k);
         }
     }
     return fmin(fmax(phi, phi0), FS_BASELINE_PHI_MAX);
@@ -234,7 +235,7 @@ static double recovery_llr(const fs_engine_t *eng, const step_ctx_t *ctx, double
 static int calm_near(const fs_engine_t *eng, const step_ctx_t *ctx)
 {
     double g = sqrt(ctx->shifts[0]);
-    double e = eng->calm_e, x = eng->calm_x;
+    double e = eng->calm_e, x = eng->calm.x;
     double noise = FS_ENGINE_NEAR_SD * sqrt(eng->phi * e) + 1.0;
 
     if (ctx->spec->falling)
@@ -252,34 +253,28 @@ static void recover(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, 
     /* The level is estimated before this bucket joins the window. */
     fs_cusum_step(&eng->rec, fmin(llr, FS_ENGINE_STEP_MAX * ctx->h_rec), ctx->h_rec, bucket_ms, nn,
                   x, expect);
-    /* Buckets of a recovery excursion wait; when R falls back to 0 they
-     * turn out to belong to the incident after all. An empty ratio bucket
-     * says nothing about dispersion. */
-    if (nn > 0.0)
-        moments_add(&eng->pend, nn, x);
-    if (eng->rec.s == 0.0) {
-        moments_merge(&eng->inc, &eng->pend);
-        moments_clear(&eng->pend);
-    }
     eng->win_n += nn;
     eng->win_x += x;
     eng->win_e += expect;
     eng->win_buckets += 1.0;
 
-    eng->calm_x += x;
+    /* The calm run holds the buckets that look like the baseline; the
+     * incident's level and dispersion come from the others. A bucket that
+     * sends R back to 0 looks like the incident, and a calm run that is
+     * clearly off the baseline is not calm: either way its buckets go to the
+     * incident and the run starts again with the next bucket. (An empty
+     * ratio bucket tells nothing about dispersion; it only lengthens the
+     * run.) */
+    moments_add(&eng->calm, nn, x);
     eng->calm_e += expect;
-    eng->calm_b += 1.0;
-    /* A bucket that sends R back to 0 looks like the incident; a calm run
-     * that is clearly off the baseline is not calm. Either way the run
-     * starts again with the next bucket. */
     if (eng->rec.s == 0.0 || !calm_near(eng, ctx)) {
-        eng->calm_x = 0.0;
+        moments_merge(&eng->inc, &eng->calm);
+        moments_clear(&eng->calm);
         eng->calm_e = 0.0;
-        eng->calm_b = 0.0;
     }
     eng->score = 1.0 - eng->rec.s / ctx->h_rec;
 
-    if (eng->rec.s >= ctx->h_rec && eng->calm_b >= eng->hold) {
+    if (eng->rec.s >= ctx->h_rec && eng->calm.b >= eng->hold) {
         eng->firing = 0;
         eng->resolved = 1;
         /* The recovery excursion began when the data stopped looking like
@@ -345,8 +340,8 @@ static void step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, dou
             continue;
         }
         double llr = arm_llr(ctx, ctx->shifts[i], n, x, eng->rate) / eng->phi;
-        fs_cusum_step(&eng->arm[i], fmin(llr, FS_ENGINE_STEP_MAX * ctx->h), INFINITY, bucket_ms,
-                      nn, x, expect);
+        fs_cusum_step(&eng->arm[i], fmin(llr, FS_ENGINE_STEP_MAX * ctx->h), INFINITY, bucket_ms, nn,
+                      x, expect);
         top = fmax(top, eng->arm[i].s);
     }
     eng->score = top / ctx->h;
@@ -372,10 +367,8 @@ static void step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, dou
         eng->hold = hold_for(eng, ctx, c->start_ms);
         fs_cusum_reset(&eng->rec);
         moments_clear(&eng->inc);
-        moments_clear(&eng->pend);
-        eng->calm_x = 0.0;
+        moments_clear(&eng->calm);
         eng->calm_e = 0.0;
-        eng->calm_b = 0.0;
         /* The entry bucket is evidence of the incident: not learned. From
          * now on the rate and phi stay as they are, and the arms wait (they
          * restart from 0 on resolving). */

@@ -25,12 +25,14 @@
  *    incident level" against H1 "back at the frozen baseline". Each bucket
  *    adds ln L(baseline) - ln L(incident level), divided by phi and at most
  *    FS_ENGINE_STEP_MAX * h_rec; R is held at h_rec at most. The incident
- *    level comes from the firing window without the current recovery
- *    excursion (the buckets since R was last 0, which may be the recovery
- *    already): the window's count moved FS_ENGINE_LEVEL_SD standard
- *    deviations toward the baseline (the window at entry ends on the lucky
- *    stretch that fired), and at least as far from the baseline as the
- *    geometric midpoint between it and the mildest shift. The threshold is
+ *    level comes from the firing window without the current calm run
+ *    (below; it may be the recovery already): the window's count moved
+ *    FS_ENGINE_LEVEL_SD standard deviations toward the baseline (the window
+ *    at entry ends on the lucky stretch that fired), and at least as far
+ *    from the baseline as the geometric midpoint between it and the mildest
+ *    shift. The evidence is divided by the incident's dispersion rather
+ *    than the baseline's (incident_dispersion in engine.c: counts that
+ *    wander by a factor wander more at a higher level). The threshold is
  *    h_rec = ln(FS_ENGINE_RECOVERY_ARL_SECONDS / bucket seconds), 12.8 for
  *    1 s buckets (fs_engine_recovery_threshold): by Lorden's bound a CUSUM on
  *    a log-LR crosses h under its H0 no more often than once in e^h buckets
@@ -111,16 +113,15 @@
  * the stretch that made the CUSUM fire, so its ratio is biased away from
  * the baseline, and a recovery test against a level the incident never had
  * would resolve too early. */
-#ifndef FS_ENGINE_LEVEL_SD
 #define FS_ENGINE_LEVEL_SD 1.0
-#endif
 
 /* Weight, in buckets, of the extrapolated dispersion of the incident
  * (phi grown in proportion to the level, as for counts whose mean wanders
- * by a factor) against the dispersion measured in its own buckets. */
-#ifndef FS_ENGINE_DISP_PRIOR_BUCKETS
-#define FS_ENGINE_DISP_PRIOR_BUCKETS 30.0
-#endif
+ * by a factor) against the dispersion measured in its own buckets. It
+ * matters in the first buckets after entry, before the incident's own
+ * dispersion is known; small, because the baseline's phi may itself hold
+ * part of a slow incident learned before it fired. */
+#define FS_ENGINE_DISP_PRIOR_BUCKETS 5.0
 
 /* Standard deviations of the calm run's expected count within which its
  * excess (shortfall) counts as noise, plus one event. */
@@ -152,7 +153,8 @@ typedef struct fs_engine_spec {
 
 /* Sums over some buckets, for a Pearson dispersion estimate. */
 typedef struct fs_engine_moments {
-    double b;  /* buckets */
+    double b;  /* buckets, empty ones included */
+    double k;  /* buckets with trials (all of them, for counts) */
     double n;  /* trials (binomial) or buckets (Poisson) */
     double x;  /* events */
     double xx; /* sum of x^2 */
@@ -164,27 +166,25 @@ typedef struct fs_engine_moments {
 typedef struct fs_engine {
     fs_baseline_t base;
     fs_cusum_t arm[FS_ENGINE_BANK_MAX];
-    int64_t last_ms;    /* bucket_start_ms of the last bucket fed */
-    int started;        /* a bucket has been fed */
-    int firing;         /* 1 while anomalous */
-    int resolved;       /* an alert has resolved: calm_ms and hold are its */
-    int lead;           /* while firing: the deciding arm */
-    int64_t onset_ms;   /* while firing: first bucket of the deciding window */
-    double rate;        /* baseline rate used for the last bucket */
-    double phi;         /* dispersion used for the last bucket */
-    double score;       /* max statistic / threshold after the last bucket */
-    double win_n;       /* while firing: trials since onset */
-    double win_x;       /* while firing: events since onset */
-    double win_e;       /* while firing: expected events since onset */
-    double win_buckets; /* while firing: buckets since onset */
-    fs_cusum_t rec;     /* while firing: the recovery CUSUM and its excursion */
-    fs_engine_moments_t inc;  /* while firing: buckets since entry outside recovery excursions */
-    fs_engine_moments_t pend; /* while firing: buckets of the current recovery excursion */
-    double calm_x;      /* while firing: events of the calm run */
-    double calm_e;      /* while firing: expected events of the calm run */
-    double calm_b;      /* while firing: buckets of the calm run */
-    double hold;        /* calm buckets the current (or last) alert needs to resolve */
-    int64_t calm_ms;    /* first bucket of the recovery excursion that resolved the last alert */
+    int64_t last_ms;          /* bucket_start_ms of the last bucket fed */
+    int started;              /* a bucket has been fed */
+    int firing;               /* 1 while anomalous */
+    int resolved;             /* an alert has resolved: calm_ms and hold are its */
+    int lead;                 /* while firing: the deciding arm */
+    int64_t onset_ms;         /* while firing: first bucket of the deciding window */
+    double rate;              /* baseline rate used for the last bucket */
+    double phi;               /* dispersion used for the last bucket */
+    double score;             /* max statistic / threshold after the last bucket */
+    double win_n;             /* while firing: trials since onset */
+    double win_x;             /* while firing: events since onset */
+    double win_e;             /* while firing: expected events since onset */
+    double win_buckets;       /* while firing: buckets since onset */
+    fs_cusum_t rec;           /* while firing: the recovery CUSUM */
+    fs_engine_moments_t inc;  /* while firing: buckets since entry outside the calm run */
+    fs_engine_moments_t calm; /* while firing: buckets of the calm run */
+    double calm_e;            /* while firing: expected events of the calm run */
+    double hold;              /* calm buckets the current (or last) alert needs to resolve */
+    int64_t calm_ms;          /* where the recovery that resolved the last alert began */
 } fs_engine_t;
 
 /*

@@ -59,9 +59,11 @@ typedef struct fs_model_obs {
  * the end of this bucket: while firing (and on the bucket that resolves) the
  * incident so far; otherwise the current excursion of the leading test, or
  * just this bucket when there is none. Its excess over the baseline is
- * window_x - expected * window_n. While firing, the test statistics are held
- * at the threshold, so score is 1 at most after the entry bucket and falls
- * as recovery builds up. */
+ * window_x - expected * window_n. While firing, score is 1 minus the
+ * evidence that the signal is back at its baseline (a recovery test, see
+ * models/engine.h) over that test's threshold: 1 at most after the entry
+ * bucket, 1 while the data look like the incident, falling toward 0 as
+ * recovery builds up; the bucket that resolves has score 0. */
 typedef struct fs_model_verdict {
     int firing;               /* 1 while the signal is anomalous (after hysteresis) */
     int64_t onset_ms;         /* estimated start of the anomaly (event time), when firing */

@@ -127,9 +127,10 @@ END_TEST
 /* Attempts at 1000 per bucket fall to 200 (0.2x): the 0.3x arm gains
  * 200 ln 0.3 + 700 = 459 in the first bucket (capped at h/2), so it fires in
  * the second. After recovery it resolves within a bounded number of buckets
- * (the 0.3x arm held at h drains at 1000 * KL(1 || 0.3) =
- * 1000 * (ln(1/0.3) - 0.7) = 504 per bucket: one bucket, then
- * FS_ENGINE_HOLD_BUCKETS (10) quiet ones) and never fires again. */
+ * (each normal bucket is KL(Poisson(1000) || Poisson(~200)) = 1000 ln 5 - 800
+ * = 809 of recovery evidence, capped at h_rec / 2: R reaches h_rec on the
+ * second and the calm run of FS_ENGINE_HOLD_BUCKETS (3) completes on the
+ * third, see check_engine.c) and never fires again. */
 START_TEST(test_volume_drop)
 {
     slice_t sl;

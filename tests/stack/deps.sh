@@ -3,18 +3,25 @@
 # CMake, librdkafka, hiredis, Check, redis-server, kcat, Maven, a Java runtime).
 # A silent, fast no-op when everything is already installed. Add packages to
 # FORESHOCK_DEB_PACKAGES below.
+#   usage: tests/stack/deps.sh [--no-kafka]
+# --no-kafka leaves out what only the real Kafka broker needs (Maven, Java):
+# bench/demo.sh runs an embedded Kafka.
 set -euo pipefail
 
 FORESHOCK_DEB_PACKAGES=(
   cmake pkg-config gcc make
   librdkafka-dev libhiredis-dev check libsubunit-dev libjansson-dev
-  redis-server kcat maven
+  redis-server kcat
 )
+FORESHOCK_KAFKA_PACKAGES=(maven)
 
 pkgs=("${FORESHOCK_DEB_PACKAGES[@]}")
-# A Java runtime for the Kafka broker, only when none is on PATH.
-if ! command -v java >/dev/null 2>&1; then
-  pkgs+=(openjdk-17-jre-headless)
+if [[ "${1:-}" != --no-kafka ]]; then
+  pkgs+=("${FORESHOCK_KAFKA_PACKAGES[@]}")
+  # A Java runtime for the Kafka broker, only when none is on PATH.
+  if ! command -v java >/dev/null 2>&1; then
+    pkgs+=(openjdk-17-jre-headless)
+  fi
 fi
 
 missing=()

@@ -71,6 +71,7 @@ typedef struct fs_config {
     int64_t detect_min_excess;
     int64_t detect_halflife_ms;
     int64_t detect_warmup_ms;
+    int64_t detect_snapshot_ms;
     int64_t log_status_ms;
     int store; /* fs_store_kind_t */
 

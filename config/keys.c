@@ -95,6 +95,12 @@ const fs_key_t fs_config_keys[] = {
      "one."},
     {"detect.warmup", FS_KEY_DURATION, "5m", 0, 86400000, "ms", NULL, FIELD(detect_warmup_ms),
      "History a slice needs before it may alert (a cold start learns before it judges)."},
+    {"detect.snapshot_interval", FS_KEY_DURATION, "1m", 1000, 86400000, "ms", NULL,
+     FIELD(detect_snapshot_ms),
+     "How often (event time) the models' warm state is written to the store, in the same "
+     "atomic batch as the counters. After a restart the models resume from the snapshot and "
+     "catch up on the buckets closed since from the stored counters, so they neither relearn "
+     "from zero nor miss what happened in between."},
     {"log.status_interval", FS_KEY_DURATION, "10s", 1000, 3600000, "ms", NULL,
      FIELD(log_status_ms), "How often the status line is logged."},
     {"store", FS_KEY_ENUM, "redis", NO_RANGE, NULL, store_choices, FIELD(store),

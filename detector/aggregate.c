@@ -95,6 +95,11 @@ void fs_aggregate_start(fs_aggregate_t *agg, int64_t first_bucket_ms)
     agg->newest_ms = INT64_MIN;
 }
 
+void fs_aggregate_seal(fs_aggregate_t *agg)
+{
+    agg->closed_any = 1;
+}
+
 int fs_aggregate_extend_back(fs_aggregate_t *agg, int64_t ts_ms)
 {
     int64_t from = floor_bucket(ts_ms, agg->bucket_ms);

@@ -38,6 +38,10 @@ void fs_aggregate_start(fs_aggregate_t *agg, int64_t first_bucket_ms);
  */
 int fs_aggregate_extend_back(fs_aggregate_t *agg, int64_t ts_ms);
 
+/* Forbids moving the start back (fs_aggregate_extend_back): the buckets
+ * before it were evaluated, by this process or by its previous life. */
+void fs_aggregate_seal(fs_aggregate_t *agg);
+
 /* Whether fs_aggregate_start was called. */
 int fs_aggregate_started(const fs_aggregate_t *agg);
 

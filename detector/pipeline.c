@@ -59,6 +59,14 @@ typedef struct slice_state {
     open_alert_t alert[N_SIGNALS];
 } slice_state_t;
 
+/* The head of a slice's snapshot record; its model states follow. */
+#define SNAPSHOT_VERSION 1
+typedef struct persisted_slice {
+    uint32_t version;
+    uint32_t buckets_seen;
+    double expected[N_SIGNALS];
+} persisted_slice_t;
+
 /* An alert state change waiting for the next batch. */
 typedef struct alert_put {
     char fingerprint[FS_ALERT_FINGERPRINT_LEN + 1];
@@ -105,6 +113,9 @@ struct fs_pipeline {
     size_t delivered_in_batch; /* how many of delivered the current batch carries */
 
     int64_t newest_ts; /* newest applied event time */
+    int silent;        /* re-evaluating restored buckets: no alert decisions */
+    int64_t snapshot_wm; /* watermark of the last model snapshot */
+    char format[160];  /* what a snapshot record holds, to refuse foreign ones */
     fs_pipeline_stats_t stats;
     size_t threshold_for_live; /* live slice count the thresholds were computed for */
 };
@@ -235,6 +246,10 @@ fs_pipeline_t *fs_pipeline_new(const fs_config_t *cfg, fs_store_t *store,
     }
     p->threshold_for_live = SIZE_MAX;
     update_thresholds(p);
+    p->snapshot_wm = INT64_MIN;
+    snprintf(p->format, sizeof p->format, "v%d record=%zu stride=%zu models=%s,%s,%s",
+             SNAPSHOT_VERSION, sizeof(persisted_slice_t), p->state_stride, p->models[0]->name,
+             p->models[1]->name, p->models[2]->name);
     return p;
 fail:
     fs_pipeline_free(p);
@@ -358,6 +373,8 @@ static int64_t affected_users(fs_pipeline_t *p, const char *slice, int64_t from,
 static void decide(fs_pipeline_t *p, uint32_t id, fs_signal_t s, const fs_model_verdict_t *v,
                    int64_t now_ms)
 {
+    if (p->silent)
+        return;
     slice_state_t *st = &p->states[id];
     open_alert_t *oa = &st->alert[s];
     const char *slice = fs_slices_key(p->slices, id);
@@ -712,9 +729,51 @@ static int landed_before(fs_pipeline_t *p, const fs_offset_advance_t *offsets, s
     return 1;
 }
 
+/*
+ * The warm state of every slice that has been judged: its record head and
+ * model states, keyed by slice. *data owns the records (one allocation).
+ */
+static int build_snapshot(fs_pipeline_t *p, fs_blob_put_t **out, size_t *n_out,
+                          unsigned char **data)
+{
+    uint32_t cap = fs_slices_capacity(p->slices);
+    size_t record = sizeof(persisted_slice_t) + p->state_stride, n = 0;
+    fs_blob_put_t *entries = malloc((cap ? cap : 1) * sizeof *entries);
+    unsigned char *buf = malloc((cap ? cap : 1) * record);
+    if (!entries || !buf) {
+        free(entries);
+        free(buf);
+        return -1;
+    }
+    for (uint32_t id = 0; id < cap; id++) {
+        if (!fs_slices_live(p->slices, id) || !p->states[id].initialized)
+            continue;
+        persisted_slice_t head;
+        memset(&head, 0, sizeof head);
+        head.version = SNAPSHOT_VERSION;
+        head.buckets_seen = p->states[id].buckets_seen;
+        memcpy(head.expected, p->states[id].expected, sizeof head.expected);
+        unsigned char *r = buf + n * record;
+        memcpy(r, &head, sizeof head);
+        memcpy(r + sizeof head, p->model_states + (size_t)id * p->state_stride, p->state_stride);
+        entries[n].key = fs_slices_key(p->slices, id);
+        entries[n].value = r;
+        entries[n].len = record;
+        n++;
+    }
+    *out = entries;
+    *n_out = n;
+    *data = buf;
+    return 0;
+}
+
 int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
 {
     int rc = FS_STORE_OK;
+    fs_blob_put_t *snapshot = NULL;
+    size_t n_snapshot = 0;
+    unsigned char *snapshot_data = NULL;
+    char snapshot_at[32] = "";
     size_t n_deltas = fs_aggregate_n_deltas(p->agg);
     fs_counter_delta_t *counters = malloc((n_deltas ? n_deltas : 1) * sizeof *counters);
     fs_user_add_t *users = malloc((p->n_users ? p->n_users : 1) * sizeof *users);
@@ -754,8 +813,43 @@ int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
     if (b.n == 0 && p->n_users == 0 && n_offsets == 0 && p->n_puts == 0 && n_delivered == 0)
         goto done;
 
-    fs_batch_t batch = {counters, b.n, users, p->n_users, offsets, n_offsets,
-                        alerts, p->n_puts, (const char *const *)p->delivered, n_delivered};
+    /* How far buckets are closed travels with the counters, so a restart
+     * knows which stored buckets were evaluated and which are still open. */
+    char closed[32], width[32];
+    snprintf(closed, sizeof closed, "%lld", (long long)p->stats.watermark_ms);
+    snprintf(width, sizeof width, "%lld", (long long)p->cfg->window_bucket_ms);
+    fs_blob_put_t meta[4] = {{"closed_until", closed, strlen(closed)},
+                             {"bucket_ms", width, strlen(width)},
+                             {"format", p->format, strlen(p->format)},
+                             {"snapshot_at", snapshot_at, 0}};
+    size_t n_meta = p->stats.buckets_closed ? 3 : 0;
+    int64_t wm = p->stats.watermark_ms;
+    if (p->stats.buckets_closed &&
+        (p->snapshot_wm == INT64_MIN || wm - p->snapshot_wm >= p->cfg->detect_snapshot_ms)) {
+        if (build_snapshot(p, &snapshot, &n_snapshot, &snapshot_data) == 0) {
+            snprintf(snapshot_at, sizeof snapshot_at, "%lld", (long long)wm);
+            meta[3].len = strlen(snapshot_at);
+            n_meta = 4;
+        }
+    }
+
+    fs_batch_t batch = {
+        .counters = counters,
+        .n_counters = b.n,
+        .users = users,
+        .n_users = p->n_users,
+        .offsets = offsets,
+        .n_offsets = n_offsets,
+        .alerts = alerts,
+        .n_alerts = p->n_puts,
+        .delivered = (const char *const *)p->delivered,
+        .n_delivered = n_delivered,
+        .meta = meta,
+        .n_meta = n_meta,
+        .has_snapshot = snapshot != NULL,
+        .snapshot = snapshot,
+        .n_snapshot = n_snapshot,
+    };
     rc = fs_store_commit(p->store, &batch, err, err_size);
     if (rc == FS_STORE_EFENCE && n_offsets > 0 && landed_before(p, offsets, n_offsets))
         rc = FS_STORE_OK;
@@ -763,6 +857,8 @@ int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
         goto done;
 
     p->stats.flushes++;
+    if (snapshot)
+        p->snapshot_wm = wm;
     fs_aggregate_mark_flushed(p->agg);
     p->n_users = 0;
     p->arena_len = 0;
@@ -785,6 +881,8 @@ done:
     free(counters);
     free(users);
     free(alerts);
+    free(snapshot);
+    free(snapshot_data);
     return rc;
 }
 
@@ -859,12 +957,163 @@ static int restore_outbox(void *opaque, const char *id, const char *message)
     return 0;
 }
 
+typedef struct meta_ctx {
+    const fs_pipeline_t *p;
+    int64_t closed_until, bucket_ms, snapshot_at;
+    int format_ok;
+} meta_ctx_t;
+
+static int read_meta(void *opaque, const char *key, const void *value, size_t len)
+{
+    meta_ctx_t *m = opaque;
+    char text[192];
+    snprintf(text, sizeof text, "%.*s", (int)(len < sizeof text - 1 ? len : sizeof text - 1),
+             (const char *)value);
+    if (strcmp(key, "closed_until") == 0)
+        m->closed_until = strtoll(text, NULL, 10);
+    else if (strcmp(key, "bucket_ms") == 0)
+        m->bucket_ms = strtoll(text, NULL, 10);
+    else if (strcmp(key, "snapshot_at") == 0)
+        m->snapshot_at = strtoll(text, NULL, 10);
+    else if (strcmp(key, "format") == 0)
+        m->format_ok = strcmp(text, m->p->format) == 0;
+    return 0;
+}
+
+static int read_snapshot(void *opaque, const char *key, const void *value, size_t len)
+{
+    fs_pipeline_t *p = opaque;
+    persisted_slice_t head;
+    if (len != sizeof head + p->state_stride)
+        return 0;
+    memcpy(&head, value, sizeof head);
+    if (head.version != SNAPSHOT_VERSION)
+        return 0;
+    uint32_t id = fs_slices_intern(p->slices, key, strlen(key));
+    if (id == FS_SLICE_NONE)
+        return 0;
+    slice_state_t *st = &p->states[id];
+    st->initialized = 1;
+    st->buckets_seen = head.buckets_seen;
+    memcpy(st->expected, head.expected, sizeof st->expected);
+    memcpy(p->model_states + (size_t)id * p->state_stride, (const unsigned char *)value + sizeof head,
+           p->state_stride);
+    return 0;
+}
+
+/* Stored counters of one slice and bucket, waiting to be fed in order. */
+typedef struct stored_bucket {
+    int64_t bucket_ms;
+    uint32_t slice;
+    fs_counts_t counts;
+} stored_bucket_t;
+
+typedef struct stored_list {
+    fs_pipeline_t *p;
+    stored_bucket_t *items;
+    size_t n, cap;
+    int oom;
+} stored_list_t;
+
+static int collect_stored(void *opaque, const char *slice, int64_t bucket_ms, int64_t attempts,
+                          int64_t failures, int64_t errors)
+{
+    stored_list_t *l = opaque;
+    uint32_t id = fs_slices_intern(l->p->slices, slice, strlen(slice));
+    if (id == FS_SLICE_NONE)
+        return 0;
+    if (grow((void **)&l->items, &l->cap, l->n + 1, sizeof *l->items) != 0) {
+        l->oom = 1;
+        return 1;
+    }
+    stored_bucket_t *b = &l->items[l->n++];
+    b->bucket_ms = bucket_ms;
+    b->slice = id;
+    b->counts.attempts = (uint32_t)attempts;
+    b->counts.failures = (uint32_t)failures;
+    b->counts.errors = (uint32_t)errors;
+    return 0;
+}
+
+static int by_bucket(const void *a, const void *b)
+{
+    const stored_bucket_t *x = a, *y = b;
+    return x->bucket_ms < y->bucket_ms ? -1 : x->bucket_ms > y->bucket_ms;
+}
+
+/*
+ * Picks up where the previous life of this deployment stopped: the models
+ * from the last snapshot, then the buckets closed since, fed again from the
+ * stored counters without alerting (their decisions were made then), then
+ * the counters of the buckets still open. A deployment with nothing stored
+ * starts cold.
+ */
+static int restore_state(fs_pipeline_t *p, char *err, size_t err_size)
+{
+    meta_ctx_t meta = {p, INT64_MIN, 0, INT64_MIN, 0};
+    stored_list_t list = {p, NULL, 0, 0, 0};
+    int rc = fs_store_read_hash(p->store, FS_STORE_META, read_meta, &meta, err, err_size);
+    if (rc != FS_STORE_OK || meta.closed_until == INT64_MIN)
+        return rc;
+    int64_t width = p->cfg->window_bucket_ms;
+    if (meta.bucket_ms != width || meta.closed_until % width != 0)
+        return FS_STORE_OK; /* another bucket width: its counters cannot be reused */
+    int64_t from = meta.closed_until;
+    if (meta.format_ok && meta.snapshot_at != INT64_MIN && meta.snapshot_at <= meta.closed_until &&
+        meta.snapshot_at % width == 0) {
+        rc = fs_store_read_hash(p->store, FS_STORE_SNAPSHOT, read_snapshot, p, err, err_size);
+        if (rc != FS_STORE_OK)
+            return rc;
+        from = meta.snapshot_at;
+    }
+    int64_t span = fs_aggregate_open_until(p->agg) - fs_aggregate_open_from(p->agg);
+    rc = fs_store_buckets(p->store, from, meta.closed_until + span, collect_stored, &list, err,
+                          err_size);
+    if (rc == FS_STORE_OK && list.oom) {
+        snprintf(err, err_size, "out of memory reading stored buckets");
+        rc = FS_STORE_EINVALID;
+    }
+    if (rc != FS_STORE_OK) {
+        free(list.items);
+        return rc;
+    }
+    qsort(list.items, list.n, sizeof *list.items, by_bucket);
+
+    fs_aggregate_start(p->agg, from);
+    fs_aggregate_seal(p->agg);
+    p->silent = 1;
+    size_t next = 0;
+    for (;;) {
+        while (next < list.n && list.items[next].bucket_ms < fs_aggregate_open_until(p->agg)) {
+            stored_bucket_t *b = &list.items[next++];
+            if (b->bucket_ms >= fs_aggregate_open_from(p->agg))
+                fs_aggregate_add(p->agg, b->bucket_ms, &b->slice, 1, b->counts.attempts,
+                                 b->counts.failures, b->counts.errors, 0);
+        }
+        if (fs_aggregate_open_from(p->agg) >= meta.closed_until)
+            break;
+        close_bucket(p);
+    }
+    p->silent = 0;
+    p->snapshot_wm = meta.snapshot_at;
+    uint32_t cap = fs_slices_capacity(p->slices);
+    for (uint32_t id = 0; id < cap; id++)
+        if (fs_slices_live(p->slices, id))
+            fs_slices_seen(p->slices, id, meta.closed_until);
+    p->stats.buckets_restored = p->stats.buckets_closed;
+    p->stats.slices_restored = fs_slices_count(p->slices);
+    free(list.items);
+    return FS_STORE_OK;
+}
+
 int fs_pipeline_restore(fs_pipeline_t *p,
                         void (*pending)(void *opaque, const char *id, const char *message),
                         void *opaque, char *err, size_t err_size)
 {
     restore_ctx_t ctx = {p, pending, opaque};
-    int rc = fs_store_alerts(p->store, restore_alert, &ctx, err, err_size);
+    int rc = restore_state(p, err, err_size);
+    if (rc == FS_STORE_OK)
+        rc = fs_store_alerts(p->store, restore_alert, &ctx, err, err_size);
     if (rc == FS_STORE_OK)
         rc = fs_store_outbox(p->store, restore_outbox, &ctx, err, err_size);
     return rc;

@@ -49,6 +49,8 @@ typedef struct fs_pipeline_stats {
     uint64_t slice_overflow; /* slice memberships dropped at the slices.max bound */
     uint64_t evicted_slices;
     int64_t watermark_ms;    /* end of the last closed bucket (event time) */
+    uint64_t buckets_restored; /* buckets re-evaluated from the store at start */
+    size_t slices_restored;    /* slices known at start from the store */
 } fs_pipeline_stats_t;
 
 /*
@@ -127,7 +129,10 @@ int fs_pipeline_dirty(const fs_pipeline_t *p);
 void fs_pipeline_delivered(fs_pipeline_t *p, const char *id);
 
 /*
- * Loads open alerts from the store (so they are resolved, not fired again),
+ * Picks up the previous run's state from the store: the models' last
+ * snapshot, brought up to date with the stored counters of the buckets
+ * closed since (without alerting again), and the counters of the buckets
+ * still open. Then loads open alerts (so they are resolved, not fired again),
  * and calls pending(id, message) for every outbox message not known to be
  * delivered; the caller publishes those not already on the alerts topic and
  * reports each with fs_pipeline_delivered. Returns FS_STORE_*.

@@ -384,6 +384,12 @@ uint32_t fs_slices_parent(const fs_slices_t *s, uint32_t id)
     return s->slices[id].parent;
 }
 
+void fs_slices_seen(fs_slices_t *s, uint32_t id, int64_t event_ms)
+{
+    if (id < s->capacity && s->slices[id].key && event_ms > s->slices[id].last_seen_ms)
+        s->slices[id].last_seen_ms = event_ms;
+}
+
 int64_t fs_slices_last_seen(const fs_slices_t *s, uint32_t id)
 {
     return s->slices[id].last_seen_ms;

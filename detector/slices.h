@@ -97,6 +97,10 @@ fs_slice_kind_t fs_slices_kind(const fs_slices_t *slices, uint32_t id);
  * FS_SLICE_NONE for all traffic or when the parent is gone. */
 uint32_t fs_slices_parent(const fs_slices_t *slices, uint32_t id);
 
+/* Marks a slice as seen at event_ms (restored slices, so they are not
+ * evicted before their first event). */
+void fs_slices_seen(fs_slices_t *slices, uint32_t id, int64_t event_ms);
+
 /* Most recent event time seen in the slice. */
 int64_t fs_slices_last_seen(const fs_slices_t *slices, uint32_t id);
 

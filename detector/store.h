@@ -61,6 +61,19 @@ typedef struct fs_alert_put {
     const char *message; /* the alert message JSON for topics.alerts */
 } fs_alert_put_t;
 
+/* A binary value under a key, for the meta and snapshot hashes. */
+typedef struct fs_blob_put {
+    const char *key;
+    const void *value;
+    size_t len;
+} fs_blob_put_t;
+
+/* The two hashes of durable process state beside the counters. */
+typedef enum fs_store_hash {
+    FS_STORE_META = 0,     /* small facts: how far buckets are closed, formats */
+    FS_STORE_SNAPSHOT = 1, /* the models' warm state, one value per slice */
+} fs_store_hash_t;
+
 typedef struct fs_batch {
     const fs_counter_delta_t *counters;
     size_t n_counters;
@@ -72,12 +85,18 @@ typedef struct fs_batch {
     size_t n_alerts;
     const char *const *delivered; /* outbox ids published since the last batch: remove */
     size_t n_delivered;
+    const fs_blob_put_t *meta; /* set in the meta hash */
+    size_t n_meta;
+    int has_snapshot;                /* 1: the snapshot hash is replaced by these entries */
+    const fs_blob_put_t *snapshot;
+    size_t n_snapshot;
 } fs_batch_t;
 
 /* Callbacks of the readers below; return non-zero to stop early. */
 typedef int (*fs_store_bucket_cb)(void *opaque, const char *slice, int64_t bucket_ms,
                                   int64_t attempts, int64_t failures, int64_t errors);
 typedef int (*fs_store_entry_cb)(void *opaque, const char *key, const char *value);
+typedef int (*fs_store_blob_cb)(void *opaque, const char *key, const void *value, size_t len);
 
 typedef struct fs_store_ops {
     const char *name;
@@ -92,6 +111,8 @@ typedef struct fs_store_ops {
                   size_t err_size);
     int (*affected_users)(fs_store_t *store, const char *slice, int64_t from_ms, int64_t to_ms,
                           int64_t *count, char *err, size_t err_size);
+    int (*read_hash)(fs_store_t *store, fs_store_hash_t which, fs_store_blob_cb cb, void *opaque,
+                     char *err, size_t err_size);
     int (*ping)(fs_store_t *store, char *err, size_t err_size);
     uint64_t (*round_trips)(const fs_store_t *store);
     void (*free)(fs_store_t *store);
@@ -148,6 +169,13 @@ static inline int fs_store_affected_users(fs_store_t *s, const char *slice, int6
                                           int64_t to_ms, int64_t *count, char *err, size_t n)
 {
     return s->ops->affected_users(s, slice, from_ms, to_ms, count, err, n);
+}
+
+/* Calls cb(key, value, len) for every entry of the meta or snapshot hash. */
+static inline int fs_store_read_hash(fs_store_t *s, fs_store_hash_t which, fs_store_blob_cb cb,
+                                     void *opaque, char *err, size_t n)
+{
+    return s->ops->read_hash(s, which, cb, opaque, err, n);
 }
 
 /* Checks the store answers. */

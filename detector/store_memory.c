@@ -22,6 +22,63 @@ typedef struct entries {
     size_t n, cap;
 } entries_t;
 
+/* Binary values under string keys (meta and snapshot hashes). */
+typedef struct blob {
+    char *key;
+    void *value;
+    size_t len;
+} blob_t;
+
+typedef struct blobs {
+    blob_t *items;
+    size_t n, cap;
+} blobs_t;
+
+static void blobs_clear(blobs_t *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->items[i].key);
+        free(b->items[i].value);
+    }
+    b->n = 0;
+}
+
+static int blobs_put(blobs_t *b, const char *key, const void *value, size_t len)
+{
+    blob_t *it = NULL;
+    for (size_t i = 0; i < b->n && !it; i++)
+        if (strcmp(b->items[i].key, key) == 0)
+            it = &b->items[i];
+    void *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, value, len);
+    if (it) {
+        free(it->value);
+        it->value = copy;
+        it->len = len;
+        return 0;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 16;
+        blob_t *grown = realloc(b->items, cap * sizeof *grown);
+        if (!grown) {
+            free(copy);
+            return -1;
+        }
+        b->items = grown;
+        b->cap = cap;
+    }
+    if (!(b->items[b->n].key = strdup(key))) {
+        free(copy);
+        return -1;
+    }
+    b->items[b->n].value = copy;
+    b->items[b->n].len = len;
+    b->n++;
+    return 0;
+}
+
 typedef struct users {
     char *slice;
     int64_t minute_ms;
@@ -30,10 +87,24 @@ typedef struct users {
     struct users *next;
 } users_t;
 
+/* Counters of one slice in one bucket. */
+typedef struct counter {
+    char *slice;
+    int64_t bucket_ms;
+    uint64_t hash;
+    int64_t attempts, failures, errors;
+    struct counter *next;
+} counter_t;
+
 typedef struct store_memory {
     fs_store_t base;
     int64_t retention_ms;
+    int64_t keep_counters_ms;
+    counter_t **counters; /* chained hash table */
+    size_t counters_mask;
+    int64_t newest_bucket_ms;
     entries_t offsets, alerts, outbox;
+    blobs_t meta, snapshot;
     users_t **users; /* chained hash table */
     size_t users_mask;
     int64_t newest_minute_ms;
@@ -156,6 +227,44 @@ static void prune(store_memory_t *m)
     m->pruned_minute_ms = before;
 }
 
+static counter_t *counter_get(store_memory_t *m, const char *slice, int64_t bucket_ms)
+{
+    uint64_t h = users_hash(slice, bucket_ms);
+    counter_t **head = &m->counters[h & m->counters_mask];
+    for (counter_t *c = *head; c; c = c->next)
+        if (c->hash == h && c->bucket_ms == bucket_ms && strcmp(c->slice, slice) == 0)
+            return c;
+    counter_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->slice = strdup(slice))) {
+        free(c);
+        return NULL;
+    }
+    c->bucket_ms = bucket_ms;
+    c->hash = h;
+    c->next = *head;
+    *head = c;
+    return c;
+}
+
+/* Drops counters older than what a restart reads back (the newest bucket
+ * minus keep_counters_ms); before == INT64_MAX drops everything. */
+static void prune_counters(store_memory_t *m, int64_t before)
+{
+    for (size_t i = 0; i <= m->counters_mask; i++) {
+        counter_t **link = &m->counters[i];
+        while (*link) {
+            counter_t *c = *link;
+            if (c->bucket_ms < before) {
+                *link = c->next;
+                free(c->slice);
+                free(c);
+            } else {
+                link = &c->next;
+            }
+        }
+    }
+}
+
 static int offset_key(char *buf, size_t size, const char *topic, int32_t partition)
 {
     int n = snprintf(buf, size, "%s/%d", topic, (int)partition);
@@ -185,6 +294,19 @@ static int mem_commit(fs_store_t *store, const fs_batch_t *b, char *err, size_t 
         if (put(&m->offsets, key, value) != 0)
             goto oom;
     }
+    for (size_t i = 0; i < b->n_counters; i++) {
+        const fs_counter_delta_t *d = &b->counters[i];
+        counter_t *c = counter_get(m, d->slice, d->bucket_ms);
+        if (!c)
+            goto oom;
+        c->attempts += d->attempts;
+        c->failures += d->failures;
+        c->errors += d->errors;
+        if (d->bucket_ms > m->newest_bucket_ms)
+            m->newest_bucket_ms = d->bucket_ms;
+    }
+    if (b->n_counters)
+        prune_counters(m, m->newest_bucket_ms - m->keep_counters_ms);
     for (size_t i = 0; i < b->n_users; i++) {
         const fs_user_add_t *u = &b->users[i];
         int64_t minute = minute_of(u->bucket_ms);
@@ -207,6 +329,16 @@ static int mem_commit(fs_store_t *store, const fs_batch_t *b, char *err, size_t 
     }
     for (size_t i = 0; i < b->n_delivered; i++)
         del(&m->outbox, b->delivered[i]);
+    for (size_t i = 0; i < b->n_meta; i++)
+        if (blobs_put(&m->meta, b->meta[i].key, b->meta[i].value, b->meta[i].len) != 0)
+            goto oom;
+    if (b->has_snapshot) {
+        blobs_clear(&m->snapshot);
+        for (size_t i = 0; i < b->n_snapshot; i++)
+            if (blobs_put(&m->snapshot, b->snapshot[i].key, b->snapshot[i].value,
+                          b->snapshot[i].len) != 0)
+                goto oom;
+    }
     prune(m);
     return FS_STORE_OK;
 oom:
@@ -232,8 +364,14 @@ static int mem_offset(fs_store_t *store, const char *topic, int32_t partition, i
 static int mem_buckets(fs_store_t *store, int64_t from_ms, int64_t to_ms, fs_store_bucket_cb cb,
                        void *opaque, char *err, size_t err_size)
 {
-    (void)store, (void)from_ms, (void)to_ms, (void)cb, (void)opaque, (void)err, (void)err_size;
-    return FS_STORE_OK; /* counters are not kept: see store_memory.h */
+    store_memory_t *m = (store_memory_t *)store;
+    (void)err, (void)err_size;
+    for (size_t i = 0; i <= m->counters_mask; i++)
+        for (counter_t *c = m->counters[i]; c; c = c->next)
+            if (c->bucket_ms >= from_ms && c->bucket_ms < to_ms &&
+                cb(opaque, c->slice, c->bucket_ms, c->attempts, c->failures, c->errors))
+                return FS_STORE_OK;
+    return FS_STORE_OK;
 }
 
 static int each(entries_t *e, fs_store_entry_cb cb, void *opaque)
@@ -277,6 +415,18 @@ static int mem_affected_users(fs_store_t *store, const char *slice, int64_t from
     return FS_STORE_OK;
 }
 
+static int mem_read_hash(fs_store_t *store, fs_store_hash_t which, fs_store_blob_cb cb,
+                         void *opaque, char *err, size_t err_size)
+{
+    store_memory_t *m = (store_memory_t *)store;
+    const blobs_t *b = which == FS_STORE_META ? &m->meta : &m->snapshot;
+    (void)err, (void)err_size;
+    for (size_t i = 0; i < b->n; i++)
+        if (cb(opaque, b->items[i].key, b->items[i].value, b->items[i].len))
+            break;
+    return FS_STORE_OK;
+}
+
 static int mem_ping(fs_store_t *store, char *err, size_t err_size)
 {
     (void)store, (void)err, (void)err_size;
@@ -295,6 +445,10 @@ static void mem_free(fs_store_t *store)
     entries_free(&m->offsets);
     entries_free(&m->alerts);
     entries_free(&m->outbox);
+    blobs_clear(&m->meta);
+    blobs_clear(&m->snapshot);
+    free(m->meta.items);
+    free(m->snapshot.items);
     if (m->users) {
         m->newest_minute_ms = INT64_MAX / 2;
         m->pruned_minute_ms = INT64_MIN;
@@ -302,21 +456,40 @@ static void mem_free(fs_store_t *store)
         prune(m);
     }
     free(m->users);
+    if (m->counters)
+        prune_counters(m, INT64_MAX);
+    free(m->counters);
     free(m);
 }
 
 static const fs_store_ops_t memory_ops = {
-    "memory",   mem_commit, mem_offset,         mem_buckets, mem_alerts,
-    mem_outbox, mem_affected_users, mem_ping, mem_round_trips, mem_free,
+    .name = "memory",
+    .commit = mem_commit,
+    .offset = mem_offset,
+    .buckets = mem_buckets,
+    .alerts = mem_alerts,
+    .outbox = mem_outbox,
+    .affected_users = mem_affected_users,
+    .read_hash = mem_read_hash,
+    .ping = mem_ping,
+    .round_trips = mem_round_trips,
+    .free = mem_free,
 };
 
-fs_store_t *fs_store_memory_open(int64_t retention_ms, char *err, size_t err_size)
+fs_store_t *fs_store_memory_open(int64_t retention_ms, int64_t keep_counters_ms, char *err,
+                                 size_t err_size)
 {
     store_memory_t *m = calloc(1, sizeof *m);
     if (!m)
         goto oom;
     m->base.ops = &memory_ops;
     m->retention_ms = retention_ms;
+    m->keep_counters_ms = keep_counters_ms;
+    m->newest_bucket_ms = INT64_MIN;
+    m->counters_mask = 4095;
+    m->counters = calloc(m->counters_mask + 1, sizeof *m->counters);
+    if (!m->counters)
+        goto oom;
     m->users_mask = 4095;
     m->users = calloc(m->users_mask + 1, sizeof *m->users);
     m->pruned_minute_ms = INT64_MIN;

@@ -79,10 +79,11 @@ static const char commit_script[] =
     "local call, prefix, ttl = redis.call, ARGV[1], ARGV[2]\n"
     "local n_off, n_bkt = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
     "local n_usr, n_alr, n_del = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])\n"
+    "local n_meta, n_snap = tonumber(ARGV[9]), tonumber(ARGV[10])\n"
     "local match, format, unpack, min = string.match, string.format, unpack, math.min\n"
     "local LIMIT = 9007199254740992\n"
     "local PAT = '^(%-?%d+) (%-?%d+) (%-?%d+)$'\n"
-    "local i = 9\n"
+    "local i = 11\n"
     "for k = 1, n_off do\n"
     "  local field, expected = ARGV[i], ARGV[i + 1]\n"
     "  local stored = call('HGET', KEYS[1], field)\n"
@@ -154,7 +155,7 @@ static const char commit_script[] =
     "  call('PEXPIRE', key, ttl)\n"
     "end\n"
     "for k = 0, n_off - 1 do\n"
-    "  call('HSET', KEYS[1], ARGV[9 + 3 * k], ARGV[11 + 3 * k])\n"
+    "  call('HSET', KEYS[1], ARGV[11 + 3 * k], ARGV[13 + 3 * k])\n"
     "end\n"
     "for k = 1, n_alr do\n"
     "  local flags, fp = ARGV[i], ARGV[i + 1]\n"
@@ -174,6 +175,21 @@ static const char commit_script[] =
     "  call('HDEL', KEYS[3], unpack(ARGV, i, j))\n"
     "  i = j + 1\n"
     "end\n"
+    "last = i + 2 * n_meta - 1\n"
+    "while i <= last do\n"
+    "  local j = min(i + 1999, last)\n"
+    "  call('HSET', KEYS[5], unpack(ARGV, i, j))\n"
+    "  i = j + 1\n"
+    "end\n"
+    "if n_snap >= 0 then\n"
+    "  call('DEL', KEYS[6])\n"
+    "  last = i + 2 * n_snap - 1\n"
+    "  while i <= last do\n"
+    "    local j = min(i + 1999, last)\n"
+    "    call('HSET', KEYS[6], unpack(ARGV, i, j))\n"
+    "    i = j + 1\n"
+    "  end\n"
+    "end\n"
     "return 1\n";
 
 typedef struct redis_store {
@@ -184,7 +200,7 @@ typedef struct redis_store {
     char *path; /* Unix socket path, or NULL */
     char *prefix;
     size_t prefix_len;
-    char *k_offsets, *k_alerts, *k_outbox, *k_buckets;
+    char *k_offsets, *k_alerts, *k_outbox, *k_buckets, *k_meta, *k_snapshot;
     struct timeval timeout;
     int64_t retention_ms;
     redisContext *ctx;     /* NULL while disconnected */
@@ -524,7 +540,8 @@ static int check_batch(const fs_batch_t *b, char *err, size_t err_size)
         return BAD("an array is NULL but its count is not 0");
     if (b->n_counters > MAX_BATCH_ITEMS || b->n_users > MAX_BATCH_ITEMS ||
         b->n_offsets > MAX_BATCH_ITEMS || b->n_alerts > MAX_BATCH_ITEMS ||
-        b->n_delivered > MAX_BATCH_ITEMS)
+        b->n_delivered > MAX_BATCH_ITEMS || b->n_meta > MAX_BATCH_ITEMS ||
+        b->n_snapshot > MAX_BATCH_ITEMS)
         return BAD("more than %d items in one array", MAX_BATCH_ITEMS);
     for (i = 0; i < b->n_counters; i++) {
         if (b->counters[i].slice == NULL)
@@ -599,9 +616,9 @@ static int build_commit(const redis_store_t *st, const fs_batch_t *b, const fs_c
     size_t i, j, cap, text, n_bkt = 0, n_usr = 0;
     int64_t newest = 0, trim;
 
-    cap = 15 + 3 * b->n_offsets + 4 * b->n_counters + 4 * b->n_users + 5 * b->n_alerts +
-          b->n_delivered;
-    text = NUM_SIZE * (8 + 2 * b->n_offsets + 5 * b->n_counters + 2 * b->n_users);
+    cap = 19 + 3 * b->n_offsets + 4 * b->n_counters + 4 * b->n_users + 5 * b->n_alerts +
+          b->n_delivered + 2 * b->n_meta + 2 * b->n_snapshot;
+    text = NUM_SIZE * (10 + 2 * b->n_offsets + 5 * b->n_counters + 2 * b->n_users);
     for (i = 0; i < b->n_offsets; i++)
         text += strlen(b->offsets[i].topic) + NUM_SIZE;
     if (args_init(a, cap, text) != 0)
@@ -628,11 +645,13 @@ static int build_commit(const redis_store_t *st, const fs_batch_t *b, const fs_c
 
     arg(a, "", 0); /* EVALSHA / EVAL */
     arg(a, "", 0); /* sha / script */
-    arg_str(a, "4");
+    arg_str(a, "6");
     arg_str(a, st->k_offsets);
     arg_str(a, st->k_alerts);
     arg_str(a, st->k_outbox);
     arg_str(a, st->k_buckets);
+    arg_str(a, st->k_meta);
+    arg_str(a, st->k_snapshot);
     arg(a, st->prefix, st->prefix_len);
     arg_i64(a, st->retention_ms);
     arg_fmt(a, "(%lld", (long long)trim);
@@ -641,6 +660,8 @@ static int build_commit(const redis_store_t *st, const fs_batch_t *b, const fs_c
     arg_i64(a, (int64_t)n_usr);
     arg_i64(a, (int64_t)b->n_alerts);
     arg_i64(a, (int64_t)b->n_delivered);
+    arg_i64(a, (int64_t)b->n_meta);
+    arg_i64(a, b->has_snapshot ? (int64_t)b->n_snapshot : -1);
 
     for (i = 0; i < b->n_offsets; i++) {
         const fs_offset_advance_t *o = &b->offsets[i];
@@ -683,6 +704,14 @@ static int build_commit(const redis_store_t *st, const fs_batch_t *b, const fs_c
     }
     for (i = 0; i < b->n_delivered; i++)
         arg_str(a, b->delivered[i]);
+    for (i = 0; i < b->n_meta; i++) {
+        arg_str(a, b->meta[i].key);
+        arg(a, (const char *)b->meta[i].value, b->meta[i].len);
+    }
+    for (i = 0; b->has_snapshot && i < b->n_snapshot; i++) {
+        arg_str(a, b->snapshot[i].key);
+        arg(a, (const char *)b->snapshot[i].value, b->snapshot[i].len);
+    }
 
     if (a->overflow || a->n > INT_MAX)
         return fail(err, err_size, FS_STORE_EINVALID,
@@ -1002,6 +1031,36 @@ done:
     return rc;
 }
 
+static int redis_read_hash(fs_store_t *store, fs_store_hash_t which, fs_store_blob_cb cb,
+                           void *opaque, char *err, size_t err_size)
+{
+    redis_store_t *st = (redis_store_t *)store;
+    const char *hash = which == FS_STORE_META ? st->k_meta : st->k_snapshot;
+    const char *argv[2] = {"HGETALL", hash};
+    size_t argvlen[2] = {7, strlen(hash)};
+    redisReply *reply = NULL;
+    int rc = command(st, 2, argv, argvlen, &reply, err, err_size);
+    if (rc != FS_STORE_OK)
+        return rc;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
+        rc = reply_error(st, reply, "HGETALL", err, err_size);
+        freeReplyObject(reply);
+        return rc;
+    }
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const redisReply *k = reply->element[i], *v = reply->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            rc = fail(err, err_size, FS_STORE_EINVALID, "redis %s: HGETALL %s: bad reply",
+                      st->address, hash);
+            break;
+        }
+        if (cb(opaque, k->str, v->str, v->len) != 0)
+            break;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
 static int redis_alerts(fs_store_t *store, fs_store_entry_cb cb, void *opaque, char *err,
                         size_t err_size)
 {
@@ -1115,6 +1174,8 @@ static void redis_free(fs_store_t *store)
     free(st->k_alerts);
     free(st->k_outbox);
     free(st->k_buckets);
+    free(st->k_meta);
+    free(st->k_snapshot);
     free(st);
 }
 
@@ -1126,6 +1187,7 @@ static const fs_store_ops_t redis_ops = {
     .alerts = redis_alerts,
     .outbox = redis_outbox,
     .affected_users = redis_affected_users,
+    .read_hash = redis_read_hash,
     .ping = redis_ping,
     .round_trips = redis_round_trips,
     .free = redis_free,
@@ -1197,8 +1259,11 @@ fs_store_t *fs_store_redis_open(const fs_config_t *cfg, char *err, size_t err_si
     st->k_alerts = dup_printf("%salerts", cfg->redis_prefix);
     st->k_outbox = dup_printf("%soutbox", cfg->redis_prefix);
     st->k_buckets = dup_printf("%sbuckets", cfg->redis_prefix);
+    st->k_meta = dup_printf("%smeta", cfg->redis_prefix);
+    st->k_snapshot = dup_printf("%ssnapshot", cfg->redis_prefix);
     if (st->address == NULL || st->prefix == NULL || st->k_offsets == NULL ||
-        st->k_alerts == NULL || st->k_outbox == NULL || st->k_buckets == NULL) {
+        st->k_alerts == NULL || st->k_outbox == NULL || st->k_buckets == NULL ||
+        st->k_meta == NULL || st->k_snapshot == NULL) {
         fail(err, err_size, -1, "redis store: out of memory");
         goto fail;
     }

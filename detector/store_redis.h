@@ -46,6 +46,12 @@
  *                             No TTL.
  *   P outbox                  hash: message id -> alert message not yet
  *                             delivered. No TTL.
+ *   P meta                    hash: small facts of the pipeline (how far
+ *                             buckets are closed, the bucket width, the
+ *                             snapshot's time and format). No TTL.
+ *   P snapshot                hash: slice -> the models' warm state (binary),
+ *                             replaced whole by a batch that carries one.
+ *                             No TTL.
  *
  * A commit that returns FS_STORE_EUNAVAILABLE has an unknown outcome when the
  * connection broke after the request was sent (e.g. a timeout): the batch was

@@ -181,7 +181,7 @@ static double incident_dispersion(const fs_engine_t *eng, const step_ctx_t *ctx,
     const fs_engine_moments_t *m = &eng->inc;
     double phi0 = eng->phi, ratio = level / eng->rate, guess = phi0, phi;
     double buckets = fmin(eng->base.buckets_seen, 1.0 / (1.0 - ctx->decay));
-    double mean0 = eng->rate;
+    double mean0 = eng->rate, w = FS_ENGINE_DISP_PRIOR_BUCKETS;
 
     /* Events per bucket at the baseline; for a ratio, attempts per bucket
      * over the slice's life times the ratio. */
@@ -189,7 +189,6 @@ static double incident_dispersion(const fs_engine_t *eng, const step_ctx_t *ctx,
         mean0 = eng->base.buckets_seen > 0.0
                     ? eng->base.trials_seen / eng->base.buckets_seen * eng->rate
                     : 0.0;
-    double w = FS_ENGINE_DISP_PRIOR_BUCKETS;
 
     if (ratio > 1.0 && mean0 > 0.0 && buckets >= 1.0) {
         double sd = sqrt((2.0 + 1.0 / mean0) / buckets);

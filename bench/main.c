@@ -6,6 +6,7 @@
 
 #include "bench/gen.h"
 #include "bench/replay.h"
+#include "bench/score.h"
 #include "bench/stream.h"
 
 static void usage(FILE *out)
@@ -17,6 +18,9 @@ static void usage(FILE *out)
           "       foreshock-bench stream -b BOOTSTRAP --playback P --errors E [--speed X] "
           "[--truth T]\n",
           out);
+    fputs("       foreshock-bench score --truth T --alerts A [--playback P --errors E] "
+          "[--json OUT] [--slices N] [--span D]\n",
+          out);
 }
 
 int main(int argc, char **argv)
@@ -27,6 +31,8 @@ int main(int argc, char **argv)
         return fs_bench_stream_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "replay") == 0)
         return fs_bench_replay_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "score") == 0)
+        return fs_bench_score_main(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout);
         return 0;

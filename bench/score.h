@@ -56,10 +56,11 @@
  * An alarm at or before the incident start is a false alarm: it is counted,
  * S restarts at 0 and the run goes on. The oracle delay is the first alarm
  * after the start minus the start; none if S does not reach h before the
- * incident ends, or if p1 <= p0 or either interval has no attempts. Playback
+ * incident ends, or if p1 <= p0 or either interval has no attempts. Event
  * lines are decoded with the detector's own decoder (detector/decode.h),
- * with the dimensions the incidents name; invalid lines are counted and
- * skipped, as the detector skips them.
+ * with the default dimensions (country, platform, app_version, cdn) plus any
+ * other the incidents name; invalid lines are counted and skipped, as the
+ * detector skips them.
  *
  * Thread safety: functions share no state; a result is not shared.
  */
@@ -110,11 +111,11 @@ typedef struct fs_score_alert {
     fs_score_slice_t slice;
     int64_t starts_at_ms;
     int64_t detected_at_ms;
-    int64_t ends_at_ms;   /* from its resolved message; FS_SCORE_NO_TIME if none */
-    long line;            /* line of its first firing message in the alerts file */
-    int matched;          /* index of the first incident it matches, or -1 */
-    int collateral;       /* unmatched, but overlaps an incident's slice within its window */
-    size_t n_duplicates;  /* repeated firing messages of this alert */
+    int64_t ends_at_ms;  /* from its resolved message; FS_SCORE_NO_TIME if none */
+    long line;           /* line of its first firing message in the alerts file */
+    int matched;         /* index of the first incident it matches, or -1 */
+    int collateral;      /* unmatched, but overlaps an incident's slice within its window */
+    size_t n_duplicates; /* repeated firing messages of this alert */
 } fs_score_alert_t;
 
 typedef struct fs_score_incident {
@@ -135,7 +136,7 @@ typedef struct fs_score_incident {
     const char *oracle_note; /* static string: why there is no oracle delay */
     double attempts_before, failures_before, attempts_during, failures_during;
     double p0, p1;
-    int64_t oracle_delay_ms; /* FS_SCORE_NO_TIME if it did not alarm during the incident */
+    int64_t oracle_delay_ms;    /* FS_SCORE_NO_TIME if it did not alarm during the incident */
     size_t oracle_false_alarms; /* alarms at or before the start */
     double delay_ratio;         /* delay_ms / oracle_delay_ms; NAN if either is missing */
 } fs_score_incident_t;
@@ -155,14 +156,14 @@ typedef struct fs_score_result {
     fs_score_alert_t *alerts; /* firing alerts, in order of their first message */
     size_t n_alerts;
 
-    size_t n_detected;         /* incidents with a matching alert */
-    size_t n_matching_alerts;  /* alerts matching at least one incident */
-    size_t n_false_alerts;     /* alerts matching none */
-    size_t n_collateral;       /* of which overlap an incident (see above) */
-    size_t n_duplicates;       /* repeated firing messages, over all alerts */
-    size_t n_resolved;         /* resolved messages read */
-    size_t n_orphan_resolved;  /* resolved messages with no firing message */
-    double precision, recall;  /* NAN when undefined */
+    size_t n_detected;        /* incidents with a matching alert */
+    size_t n_matching_alerts; /* alerts matching at least one incident */
+    size_t n_false_alerts;    /* alerts matching none */
+    size_t n_collateral;      /* of which overlap an incident (see above) */
+    size_t n_duplicates;      /* repeated firing messages, over all alerts */
+    size_t n_resolved;        /* resolved messages read */
+    size_t n_orphan_resolved; /* resolved messages with no firing message */
+    double precision, recall; /* NAN when undefined */
 
     int64_t span_start_ms, span_end_ms; /* the simulated span */
     const char *span_source;            /* "--span", "event files" or "truth and alerts" */
@@ -197,8 +198,7 @@ void fs_score_print(const fs_score_result_t *r, FILE *out);
 
 /* Writes r (borrowed) as one JSON document to path. Returns 0, or -1 with a
  * reason in err. */
-int fs_score_write_json(const fs_score_result_t *r, const char *path, char *err,
-                        size_t err_size);
+int fs_score_write_json(const fs_score_result_t *r, const char *path, char *err, size_t err_size);
 
 /* Runs the score subcommand; argv[0] is "score". Returns the exit status:
  * 0 success, 1 an input or output failed, 2 bad usage. */

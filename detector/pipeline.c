@@ -511,8 +511,17 @@ static int64_t watermark(const fs_pipeline_t *p, int64_t now_ms, int use_idle)
         if (!idle && wm < low)
             low = wm;
     }
-    /* When every partition is idle, the newest watermark stands. */
-    return low == INT64_MAX ? high : low;
+    if (low != INT64_MAX)
+        return low;
+    /* Every partition is idle: the traffic itself has stopped (a total
+     * outage of the clients looks exactly like this), so event time goes on
+     * with the wall clock, less the lateness and the idle timeout, and the
+     * empty buckets close and are judged. */
+    if (use_idle && high != INT64_MIN) {
+        int64_t by_clock = now_ms - p->cfg->window_lateness_ms - p->cfg->window_idle_ms;
+        return by_clock > high ? by_clock : high;
+    }
+    return high;
 }
 
 static void close_until(fs_pipeline_t *p, int64_t wm)
@@ -528,7 +537,14 @@ void fs_pipeline_tick(fs_pipeline_t *p, int64_t now_ms)
     for (int i = 0; i < p->n_parts; i++)
         if (p->parts[i].active && p->parts[i].last_wall_ms == INT64_MIN)
             p->parts[i].last_wall_ms = now_ms;
-    close_until(p, watermark(p, now_ms, 1));
+    /* A long silence is caught up on a horizon at a time, so one tick never
+     * stalls the consumer loop. */
+    int64_t wm = watermark(p, now_ms, 1);
+    int64_t span = fs_aggregate_open_until(p->agg) - fs_aggregate_open_from(p->agg);
+    if (fs_aggregate_started(p->agg) && wm != INT64_MIN &&
+        wm > fs_aggregate_open_from(p->agg) + span)
+        wm = fs_aggregate_open_from(p->agg) + span;
+    close_until(p, wm);
 }
 
 void fs_pipeline_drain(fs_pipeline_t *p)

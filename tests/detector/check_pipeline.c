@@ -118,6 +118,25 @@ START_TEST(invalid_late_and_future_events_are_counted_not_applied)
 }
 END_TEST
 
+START_TEST(silence_of_all_partitions_moves_event_time_with_the_clock)
+{
+    fixture_t f;
+    setup(&f, NULL, 0);
+    int h = fs_pipeline_add_partition(f.p, "plays", 0, FS_EVENT_PLAYBACK, -1);
+    char msg[128];
+    int n = snprintf(msg, sizeof msg, "{\"ts\":%lld,\"outcome\":\"ok\"}", T0);
+    ck_assert_int_eq(fs_pipeline_message(f.p, h, 0, msg, (size_t)n, T0), FS_PIPELINE_TAKEN);
+    fs_pipeline_tick(f.p, T0 + 1000);
+    ck_assert_int_eq(stats(&f).watermark_ms, 0); /* nothing closed: the partition speaks */
+    /* 5 minutes of silence (wall clock): buckets close up to now - lateness -
+     * idle timeout, a horizon per tick. */
+    for (int i = 0; i < 10; i++)
+        fs_pipeline_tick(f.p, T0 + 300000);
+    ck_assert_int_eq(stats(&f).watermark_ms, T0 + 300000 - 5000 - 10000);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(offsets_are_fenced)
 {
     fixture_t f;
@@ -343,6 +362,7 @@ int main(void)
     TCase *tc = tcase_create("memory store");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, invalid_late_and_future_events_are_counted_not_applied);
+    tcase_add_test(tc, silence_of_all_partitions_moves_event_time_with_the_clock);
     tcase_add_test(tc, offsets_are_fenced);
     tcase_add_test(tc, an_empty_partition_holds_nothing_back);
     tcase_add_test(tc, a_partition_ahead_waits_for_the_slow_one);

@@ -676,6 +676,16 @@ int fs_config_finish(fs_config_t *cfg, fs_config_diag_t *diag)
                            "at most %d dimensions", FS_CONFIG_MAX_DIMENSIONS);
         problems++;
     }
+    if (cfg->localize_share > 1) {
+        fs_config_diag_add(diag, fs_config_origin(cfg, "localize.share"), "localize.share",
+                           "must be at most 1");
+        problems++;
+    }
+    if (cfg->severity_critical_share > 1) {
+        fs_config_diag_add(diag, fs_config_origin(cfg, "severity.critical_share"),
+                           "severity.critical_share", "must be at most 1");
+        problems++;
+    }
     if (cfg->slices_idle_ms <= cfg->window_horizon_ms) {
         fs_config_diag_add(diag, fs_config_origin(cfg, "slices.idle"), "slices.idle",
                            "must exceed window.horizon");

@@ -72,6 +72,10 @@ typedef struct fs_config {
     int64_t detect_halflife_ms;
     int64_t detect_warmup_ms;
     int64_t detect_snapshot_ms;
+    double localize_share;
+    int64_t severity_critical_users;
+    double severity_critical_share;
+    int64_t severity_warning_users;
     int64_t log_status_ms;
     int store; /* fs_store_kind_t */
 

@@ -95,6 +95,20 @@ const fs_key_t fs_config_keys[] = {
      "one."},
     {"detect.warmup", FS_KEY_DURATION, "5m", 0, 86400000, "ms", NULL, FIELD(detect_warmup_ms),
      "History a slice needs before it may alert (a cold start learns before it judges)."},
+    {"localize.share", FS_KEY_DOUBLE, "0.8", NO_RANGE, NULL, NULL, FIELD(localize_share),
+     "Share (0 to 1] of a slice's excess that more specific firing slices must explain for "
+     "the alert to name them instead (one alert per incident: see README, Localization)."},
+    {"severity.critical_users", FS_KEY_INT, "1000", 1, 1000000000, NULL, NULL,
+     FIELD(severity_critical_users),
+     "An alert is critical when at least this many distinct users had a failure or error in "
+     "its slice since the incident began..."},
+    {"severity.critical_share", FS_KEY_DOUBLE, "0.05", NO_RANGE, NULL, NULL,
+     FIELD(severity_critical_share),
+     "...or when its slice carries at least this share (0 to 1] of all playback attempts."},
+    {"severity.warning_users", FS_KEY_INT, "20", 1, 1000000000, NULL, NULL,
+     FIELD(severity_warning_users),
+     "Below critical, an alert is a warning from this many affected users on (or when the "
+     "count is unknown), and info below it."},
     {"detect.snapshot_interval", FS_KEY_DURATION, "1m", 1000, 86400000, "ms", NULL,
      FIELD(detect_snapshot_ms),
      "How often (event time) the models' warm state is written to the store, in the same "

@@ -101,6 +101,21 @@ static void write_annotations(fs_jw_t *jw, const fs_alert_t *a)
     else
         snprintf(users, sizeof users, "the number of users affected is unknown");
     double ratio = v->expected > 0 ? v->observed / v->expected : INFINITY;
+    char ending[700] = "";
+    if (!a->firing && a->superseded_by) {
+        char other[512];
+        describe_slice(a->superseded_by, other, sizeof other);
+        snprintf(ending, sizeof ending,
+                 " Superseded by the alert on %s, which now explains this burst.", other);
+    } else if (!a->firing) {
+        snprintf(ending, sizeof ending, " %s is back to normal.",
+                 a->signal == FS_SIGNAL_FAILURE_RATIO ? "The failure ratio"
+                 : a->signal == FS_SIGNAL_ERROR_COUNT ? "The error rate"
+                                                      : "Volume");
+    } else if (a->traffic_share == a->traffic_share && a->traffic_share > 0) {
+        snprintf(ending, sizeof ending, " This slice carries %.2f%% of all playback attempts.",
+                 100 * a->traffic_share);
+    }
 
     switch (a->signal) {
     case FS_SIGNAL_FAILURE_RATIO:
@@ -111,7 +126,7 @@ static void write_annotations(fs_jw_t *jw, const fs_alert_t *a)
                  "expected; %s.%s",
                  since, 100 * v->observed, where, v->window_x, v->window_n, v->window_seconds,
                  100 * v->expected, v->window_x - v->expected * v->window_n, users,
-                 a->firing ? "" : " The failure ratio is back to normal.");
+                 ending);
         break;
     case FS_SIGNAL_ERROR_COUNT:
         snprintf(summary, sizeof summary, "Errors %.1fx expected in %s", ratio, where);
@@ -120,7 +135,7 @@ static void write_annotations(fs_jw_t *jw, const fs_alert_t *a)
                  "history (%.1fx); %s.%s",
                  since, where, v->window_x, v->window_seconds,
                  v->expected * v->window_seconds, ratio, users,
-                 a->firing ? "" : " The error rate is back to normal.");
+                 ending);
         break;
     default:
         snprintf(summary, sizeof summary, "Playback attempts fell to %.0f%% of expected in %s",
@@ -129,7 +144,7 @@ static void write_annotations(fs_jw_t *jw, const fs_alert_t *a)
                  "Since %s, %s sent %.0f playback attempts in %.0f s against %.0f expected: "
                  "clients may be unable to start playback at all.%s",
                  since, where, v->window_x, v->window_seconds, v->expected * v->window_seconds,
-                 a->firing ? "" : " Volume is back to normal.");
+                 ending);
         break;
     }
     fs_jw_key(jw, "annotations");
@@ -197,6 +212,10 @@ long fs_alert_format(const fs_alert_t *a, char *buf, size_t size)
         fs_jw_int(&jw, a->affected_users);
     else
         fs_jw_null(&jw);
+    fs_jw_key(&jw, "excess");
+    fs_jw_num(&jw, round(a->excess));
+    fs_jw_key(&jw, "traffic_share");
+    fs_jw_num(&jw, a->traffic_share);
     fs_jw_close(&jw, '}');
     fs_jw_key(&jw, "id");
     fs_jw_cstr(&jw, id);

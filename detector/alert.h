@@ -28,6 +28,9 @@ typedef struct fs_alert {
     const char *severity;
     fs_model_verdict_t verdict; /* the evidence at detection (firing) or at the end */
     int64_t affected_users;     /* -1 when unknown */
+    double excess;              /* failures or errors above expected, or missing attempts */
+    double traffic_share;       /* the slice's share of all attempts, recently; NAN if unknown */
+    const char *superseded_by;  /* resolved because this slice now explains it; NULL if not */
 } fs_alert_t;
 
 /* The alertname of a signal ("PlaybackFailureBurst", ...). */

@@ -25,10 +25,13 @@
 #include "detector/aggregate.h"
 #include "detector/alert.h"
 #include "detector/decode.h"
+#include "detector/localize.h"
 #include "detector/slices.h"
 #include "models/model.h"
 
 #define N_SIGNALS 3
+#define LOCALIZE_HALFLIFE 30.0 /* buckets */
+#define MAX_CANDIDATES 4096
 #define MAX_PARTITIONS 4096
 #define STATE_ALIGN 16
 
@@ -52,11 +55,23 @@ typedef struct open_alert {
     const char *severity;
 } open_alert_t;
 
+/* What localization compares: recent excess and traffic, decayed with a
+ * half-life of LOCALIZE_HALFLIFE buckets, so slices judged over different
+ * windows are measured alike. */
+typedef struct recent {
+    double excess;
+    double traffic;
+} recent_t;
+
 typedef struct slice_state {
     int initialized;
     uint32_t buckets_seen;
     double expected[N_SIGNALS]; /* last baseline, the prior for children */
     open_alert_t alert[N_SIGNALS];
+    uint8_t candidate[N_SIGNALS]; /* the model fires with enough impact */
+    uint8_t explained[N_SIGNALS]; /* was explained by another alert while firing */
+    recent_t recent[N_SIGNALS];
+    fs_model_verdict_t verdict[N_SIGNALS]; /* of the last closed bucket */
 } slice_state_t;
 
 /* The head of a slice's snapshot record; its model states follow. */
@@ -114,6 +129,10 @@ struct fs_pipeline {
 
     int64_t newest_ts; /* newest applied event time */
     int silent;        /* re-evaluating restored buckets: no alert decisions */
+    fs_localizer_t *localizer;
+    fs_loc_candidate_t *cands;
+    uint32_t *cand_ids;
+    double decay;      /* per bucket, for recent_t */
     int64_t snapshot_wm; /* watermark of the last model snapshot */
     char format[160];  /* what a snapshot record holds, to refuse foreign ones */
     fs_pipeline_stats_t stats;
@@ -149,6 +168,9 @@ void fs_pipeline_free(fs_pipeline_t *p)
     if (!p)
         return;
     fs_decoder_free(p->decoder);
+    fs_localizer_free(p->localizer);
+    free(p->cands);
+    free(p->cand_ids);
     fs_slices_free(p->slices);
     fs_aggregate_free(p->agg);
     free(p->model_states);
@@ -246,6 +268,14 @@ fs_pipeline_t *fs_pipeline_new(const fs_config_t *cfg, fs_store_t *store,
     }
     p->threshold_for_live = SIZE_MAX;
     update_thresholds(p);
+    p->localizer = fs_localizer_new(MAX_CANDIDATES);
+    p->cands = malloc(MAX_CANDIDATES * sizeof *p->cands);
+    p->cand_ids = malloc(MAX_CANDIDATES * sizeof *p->cand_ids);
+    if (!p->localizer || !p->cands || !p->cand_ids) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    p->decay = pow(0.5, 1.0 / LOCALIZE_HALFLIFE);
     p->snapshot_wm = INT64_MIN;
     snprintf(p->format, sizeof p->format, "v%d record=%zu stride=%zu models=%s,%s,%s",
              SNAPSHOT_VERSION, sizeof(persisted_slice_t), p->state_stride, p->models[0]->name,
@@ -307,15 +337,6 @@ void fs_pipeline_remove_partition(fs_pipeline_t *p, int handle)
 
 /* ---- evaluation ---- */
 
-static const char *severity_of(const fs_pipeline_t *p, uint32_t slice, double excess)
-{
-    /* Provisional impact rule (refined with localization): all traffic or
-     * an excess of 100x the paging minimum is critical. */
-    if (slice == FS_SLICE_ALL || excess >= 100.0 * (double)p->cfg->detect_min_excess)
-        return "critical";
-    return "warning";
-}
-
 /* Impact of a verdict: excess failures or errors, or missing attempts. */
 static double excess_of(fs_signal_t signal, const fs_model_verdict_t *v, double bucket_s)
 {
@@ -370,48 +391,202 @@ static int64_t affected_users(fs_pipeline_t *p, const char *slice, int64_t from,
     return count;
 }
 
-static void decide(fs_pipeline_t *p, uint32_t id, fs_signal_t s, const fs_model_verdict_t *v,
-                   int64_t now_ms)
+/* The severity of an alert from its impact (see the severity.* keys). */
+static const char *severity_of(const fs_pipeline_t *p, int64_t users, double share)
 {
-    if (p->silent)
-        return;
-    slice_state_t *st = &p->states[id];
-    open_alert_t *oa = &st->alert[s];
-    const char *slice = fs_slices_key(p->slices, id);
-    double excess = excess_of(s, v, p->params[s].bucket_seconds);
-    fs_alert_t a;
-    memset(&a, 0, sizeof a);
-    a.signal = s;
-    a.slice = slice;
-    a.verdict = *v;
+    if (users >= p->cfg->severity_critical_users ||
+        (share == share && share >= p->cfg->severity_critical_share))
+        return "critical";
+    if (users < 0 || users >= p->cfg->severity_warning_users)
+        return "warning";
+    return "info";
+}
 
-    if (v->firing && !oa->open && excess >= (double)p->cfg->detect_min_excess) {
-        oa->open = 1;
-        oa->starts_at_ms = v->onset_ms;
-        oa->detected_at_ms = now_ms;
-        oa->severity = severity_of(p, id, excess);
-        a.firing = 1;
-        a.starts_at_ms = oa->starts_at_ms;
-        a.detected_at_ms = now_ms;
-        a.ends_at_ms = FS_ALERT_NULL_TIME;
-        a.severity = oa->severity;
-        a.affected_users = affected_users(p, slice, oa->starts_at_ms, now_ms);
-        queue_alert(p, &a);
-        p->stats.alerts_fired++;
-        p->stats.open_alerts++;
-    } else if (!v->firing && oa->open && st->buckets_seen >= p->warmup_buckets) {
+/* Recent share of all attempts carried by slice id, or NAN. */
+static double traffic_share(const fs_pipeline_t *p, uint32_t id)
+{
+    double all = p->states[FS_SLICE_ALL].recent[FS_SIGNAL_FAILURE_RATIO].traffic;
+    double own = p->states[id].recent[FS_SIGNAL_FAILURE_RATIO].traffic;
+    return all > 0 ? own / all : NAN;
+}
+
+static void fill_alert(fs_pipeline_t *p, uint32_t id, fs_signal_t s, fs_alert_t *a)
+{
+    slice_state_t *st = &p->states[id];
+    memset(a, 0, sizeof *a);
+    a->signal = s;
+    a->slice = fs_slices_key(p->slices, id);
+    a->verdict = st->verdict[s];
+    a->excess = excess_of(s, &st->verdict[s], p->params[s].bucket_seconds);
+    a->traffic_share = traffic_share(p, id);
+}
+
+static void fire(fs_pipeline_t *p, uint32_t id, fs_signal_t s, int64_t now_ms)
+{
+    open_alert_t *oa = &p->states[id].alert[s];
+    fs_alert_t a;
+    fill_alert(p, id, s, &a);
+    oa->open = 1;
+    oa->starts_at_ms = a.verdict.onset_ms;
+    oa->detected_at_ms = now_ms;
+    a.firing = 1;
+    a.starts_at_ms = oa->starts_at_ms;
+    a.detected_at_ms = now_ms;
+    a.ends_at_ms = FS_ALERT_NULL_TIME;
+    a.affected_users = affected_users(p, a.slice, oa->starts_at_ms, now_ms);
+    oa->severity = severity_of(p, a.affected_users, a.traffic_share);
+    a.severity = oa->severity;
+    queue_alert(p, &a);
+    p->stats.alerts_fired++;
+    p->stats.open_alerts++;
+}
+
+static void resolve(fs_pipeline_t *p, uint32_t id, fs_signal_t s, int64_t now_ms,
+                    const char *superseded_by)
+{
+    open_alert_t *oa = &p->states[id].alert[s];
+    fs_alert_t a;
+    fill_alert(p, id, s, &a);
+    a.firing = 0;
+    a.starts_at_ms = oa->starts_at_ms;
+    a.detected_at_ms = oa->detected_at_ms;
+    a.ends_at_ms = now_ms;
+    a.severity = oa->severity;
+    a.superseded_by = superseded_by;
+    a.affected_users = affected_users(p, a.slice, oa->starts_at_ms, now_ms);
+    queue_alert(p, &a);
+    oa->open = 0;
+    p->stats.alerts_resolved++;
+    p->stats.open_alerts--;
+}
+
+/* Whether one canonical key's parts include all of the other's. */
+static int key_contains(const char *wide, const char *narrow)
+{
+    /* Parts are separated by unescaped ','; compare as sets. */
+    const char *p = wide;
+    if (!*p)
+        return 1;
+    while (*p) {
+        const char *q = p;
+        while (*q && *q != ',') {
+            if (*q == '\\' && q[1])
+                q++;
+            q++;
+        }
+        size_t len = (size_t)(q - p);
+        int found = 0;
+        for (const char *r = narrow; *r && !found;) {
+            const char *t = r;
+            while (*t && *t != ',') {
+                if (*t == '\\' && t[1])
+                    t++;
+                t++;
+            }
+            found = (size_t)(t - r) == len && memcmp(r, p, len) == 0;
+            r = *t == ',' ? t + 1 : t;
+        }
+        if (!found)
+            return 0;
+        p = *q == ',' ? q + 1 : q;
+    }
+    return 1;
+}
+
+/* Whether an alert of signal s is open, with its model still firing, on a
+ * slice containing or contained in slice id: one it can take over from. */
+static int handover_possible(const fs_pipeline_t *p, uint32_t id, fs_signal_t s)
+{
+    const char *mine = fs_slices_key(p->slices, id);
+    uint32_t cap = fs_slices_capacity(p->slices);
+    for (uint32_t o = 0; o < cap; o++) {
+        const slice_state_t *st = &p->states[o];
+        if (o == id || !fs_slices_live(p->slices, o) || !st->alert[s].open || !st->candidate[s])
+            continue;
+        const char *other = fs_slices_key(p->slices, o);
+        if (key_contains(other, mine) || key_contains(mine, other))
+            return 1;
+    }
+    return 0;
+}
+
+static double recent_traffic(void *opaque, const char *key, size_t len)
+{
+    const fs_pipeline_t *p = opaque;
+    uint32_t id = fs_slices_find(p->slices, key, len);
+    return id == FS_SLICE_NONE ? 0 : p->states[id].recent[FS_SIGNAL_FAILURE_RATIO].traffic;
+}
+
+/*
+ * One alert per incident, per signal: the firing slices go through the
+ * localizer; the slices it names are alerted, every other open alert of the
+ * signal resolves (its slice is back to normal, or a related slice now
+ * explains it: a handover, fired in the same batch so there is no gap).
+ */
+static void localize_and_alert(fs_pipeline_t *p, fs_signal_t s, int64_t now_ms)
+{
+    uint32_t cap = fs_slices_capacity(p->slices);
+    size_t n = 0;
+    /* Slices are visited in index order, so all traffic and the slices that
+     * appeared first are kept when more than MAX_CANDIDATES fire at once. */
+    for (uint32_t id = 0; id < cap && n < MAX_CANDIDATES; id++) {
+        if (!fs_slices_live(p->slices, id) || !p->states[id].candidate[s])
+            continue;
+        slice_state_t *st = &p->states[id];
+        p->cand_ids[n] = id;
+        p->cands[n].key = fs_slices_key(p->slices, id);
+        p->cands[n].excess = st->recent[s].excess > 0 ? st->recent[s].excess : 0;
+        p->cands[n].traffic = st->recent[s].traffic;
+        p->cands[n].open = st->alert[s].open;
+        n++;
+    }
+    fs_localize(p->localizer, p->cands, n, p->cfg->localize_share, recent_traffic, p);
+
+    /* New alerts first, so that a handover never leaves a moment with no
+     * alert open. */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = p->cand_ids[i];
+        slice_state_t *st = &p->states[id];
+        if (!p->cands[i].report) {
+            if (!st->alert[s].open)
+                st->explained[s] = 1;
+            continue;
+        }
+        if (st->alert[s].open)
+            continue;
+        /* A slice that another alert explained earlier in this episode
+         * speaks up only to take over from a containing or contained alert
+         * whose model still fires (the incident spreads or narrows); not
+         * beside an overlapping one, and not in the tail of an incident whose
+         * alert has resolved. */
+        if (st->explained[s] && !handover_possible(p, id, s))
+            continue;
+        fire(p, id, s, now_ms);
+    }
+    /* Then open alerts: one resolves when its model is back to normal, or
+     * when a containing or contained slice is now named instead (a handover,
+     * whose new alert fires in the same batch). Being overlapped by another
+     * alert is no reason to resolve. */
+    for (uint32_t id = 0; id < cap; id++) {
+        slice_state_t *st = &p->states[id];
+        if (!fs_slices_live(p->slices, id) || !st->alert[s].open)
+            continue;
+        const char *by = NULL, *mine = fs_slices_key(p->slices, id);
+        int reported = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (p->cand_ids[i] == id)
+                reported = p->cands[i].report;
+            else if (p->cands[i].report &&
+                     (key_contains(p->cands[i].key, mine) || key_contains(mine, p->cands[i].key)))
+                by = p->cands[i].key;
+        }
+        if (st->candidate[s] && (reported || !by))
+            continue;
         /* A restored alert waits until its cold model has warmed up: only a
          * model that has seen enough can say the incident is over. */
-        a.firing = 0;
-        a.starts_at_ms = oa->starts_at_ms;
-        a.detected_at_ms = oa->detected_at_ms;
-        a.ends_at_ms = now_ms;
-        a.severity = oa->severity;
-        a.affected_users = affected_users(p, slice, oa->starts_at_ms, now_ms);
-        queue_alert(p, &a);
-        oa->open = 0;
-        p->stats.alerts_resolved++;
-        p->stats.open_alerts--;
+        if (!st->candidate[s] && st->buckets_seen < p->warmup_buckets)
+            continue;
+        resolve(p, id, s, now_ms, st->candidate[s] ? by : NULL);
     }
 }
 
@@ -460,11 +635,26 @@ static void close_bucket(fs_pipeline_t *p)
             fs_model_verdict_t v;
             p->models[s]->update(states + p->state_offset[s], &p->params[s], &obs, &v);
             st->expected[s] = v.expected;
-            decide(p, id, (fs_signal_t)s, &v, end);
+            st->verdict[s] = v;
+            /* Recent excess and traffic for localization, against the
+             * model's expectation of this bucket. */
+            double expected_x = s == FS_SIGNAL_FAILURE_RATIO ? v.expected * c.attempts
+                                                             : v.expected;
+            double delta = s == FS_SIGNAL_VOLUME_DROP ? expected_x - obs.x : obs.x - expected_x;
+            st->recent[s].excess = st->recent[s].excess * p->decay + delta;
+            st->recent[s].traffic = st->recent[s].traffic * p->decay + c.attempts;
+            st->candidate[s] =
+                v.firing && excess_of((fs_signal_t)s, &v, p->params[s].bucket_seconds) >=
+                                (double)p->cfg->detect_min_excess;
+            if (!v.firing)
+                st->explained[s] = 0;
         }
         if (st->buckets_seen < UINT32_MAX)
             st->buckets_seen++;
     }
+    if (!p->silent)
+        for (int s = 0; s < N_SIGNALS; s++)
+            localize_and_alert(p, (fs_signal_t)s, end);
     fs_aggregate_close_oldest(p->agg);
     p->stats.buckets_closed++;
     p->stats.watermark_ms = end;

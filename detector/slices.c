@@ -246,6 +246,12 @@ static uint32_t parent_of_key(fs_slices_t *s, const char *key, size_t len)
     return lookup(s, key, i, fs_hash_bytes(key, i), &pos);
 }
 
+uint32_t fs_slices_find(const fs_slices_t *s, const char *key, size_t len)
+{
+    size_t pos;
+    return lookup(s, key, len, fs_hash_bytes(key, len), &pos);
+}
+
 uint32_t fs_slices_intern(fs_slices_t *s, const char *key, size_t len)
 {
     if (len > KEY_MAX)

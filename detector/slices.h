@@ -63,6 +63,9 @@ void fs_slices_free(fs_slices_t *slices);
  */
 void fs_slices_expand(fs_slices_t *slices, const fs_event_t *ev, fs_slice_set_t *set);
 
+/* Finds a slice by canonical key without creating it; FS_SLICE_NONE if absent. */
+uint32_t fs_slices_find(const fs_slices_t *slices, const char *key, size_t len);
+
 /* Finds or creates a slice by canonical key (as stored); FS_SLICE_NONE if the
  * key is malformed or the bound is reached. */
 uint32_t fs_slices_intern(fs_slices_t *slices, const char *key, size_t len);

@@ -103,6 +103,7 @@ typedef struct store_memory {
     counter_t **counters; /* chained hash table */
     size_t counters_mask;
     int64_t newest_bucket_ms;
+    int64_t counters_pruned_ms; /* newest bucket at the last pruning */
     entries_t offsets, alerts, outbox;
     blobs_t meta, snapshot;
     users_t **users; /* chained hash table */
@@ -305,8 +306,11 @@ static int mem_commit(fs_store_t *store, const fs_batch_t *b, char *err, size_t 
         if (d->bucket_ms > m->newest_bucket_ms)
             m->newest_bucket_ms = d->bucket_ms;
     }
-    if (b->n_counters)
+    /* Pruning walks the whole table: do it each quarter of the kept span. */
+    if (b->n_counters && m->newest_bucket_ms - m->counters_pruned_ms >= m->keep_counters_ms / 4) {
         prune_counters(m, m->newest_bucket_ms - m->keep_counters_ms);
+        m->counters_pruned_ms = m->newest_bucket_ms;
+    }
     for (size_t i = 0; i < b->n_users; i++) {
         const fs_user_add_t *u = &b->users[i];
         int64_t minute = minute_of(u->bucket_ms);
@@ -486,7 +490,8 @@ fs_store_t *fs_store_memory_open(int64_t retention_ms, int64_t keep_counters_ms,
     m->retention_ms = retention_ms;
     m->keep_counters_ms = keep_counters_ms;
     m->newest_bucket_ms = INT64_MIN;
-    m->counters_mask = 4095;
+    m->counters_pruned_ms = INT64_MIN / 2;
+    m->counters_mask = 65535;
     m->counters = calloc(m->counters_mask + 1, sizeof *m->counters);
     if (!m->counters)
         goto oom;

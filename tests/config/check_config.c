@@ -146,6 +146,7 @@ static const struct {
     {"slices.error_codes = yes\n", "1: slices.error_codes: not a boolean (true or false)"},
     {"detect.false_alarms_per_day = 0\n", "1: detect.false_alarms_per_day: not a positive number"},
     {"detect.false_alarms_per_day = x\n", "1: detect.false_alarms_per_day: not a positive number"},
+    {"localize.share = 1.5\n", "1: localize.share: must be at most 1"},
     {"window.horizon = 3s\nwindow.lateness = 3s\n",
      "1: window.horizon: must exceed window.lateness + window.bucket"},
     {"just words\n", "1: just words: expected `key = value`"},

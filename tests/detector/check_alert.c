@@ -39,6 +39,8 @@ static fs_alert_t sample(int firing)
     a.verdict.window_seconds = 10;
     a.verdict.score = 1.5;
     a.affected_users = 120;
+    a.excess = 140;
+    a.traffic_share = 0.02;
     return a;
 }
 
@@ -60,7 +62,8 @@ START_TEST(firing_message_has_contract_fields)
         "\"annotations\":{\"summary\":\"Playback failures 15.0x expected in country=BR, "
         "platform=android\",\"description\":\"",
         "\"evidence\":{\"observed\":0.15,\"expected\":0.01,\"attempts\":1000,\"failures\":150,"
-        "\"window_seconds\":10,\"score\":1.5,\"affected_users\":120}",
+        "\"window_seconds\":10,\"score\":1.5,\"affected_users\":120,\"excess\":140,"
+        "\"traffic_share\":0.02}",
     };
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
         ck_assert_msg(strstr(buf, expect[i]), "missing %s in %s", expect[i], buf);

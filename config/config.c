@@ -197,6 +197,8 @@ static int parse_value(const fs_key_t *key, const char *text, value_t *v, char *
 {
     const char *why = NULL;
     memset(v, 0, sizeof *v);
+    if (text[0] == '\0' && key->type == FS_KEY_LIST)
+        return 0; /* an empty list: e.g. no pairs */
     if (text[0] == '\0') {
         snprintf(reason, reason_size, "empty value (expected %s)", fs_key_type_name(key->type));
         return -1;

@@ -8,7 +8,8 @@
 
 #define MAX_PARTS 2
 #define HYSTERESIS 0.15
-#define OVERLAP_SHARE 0.6
+#define CONCENTRATION 2.0 /* excess share over traffic share that makes separate incidents */
+#define OVERLAP_SLACK 2.0
 
 typedef struct part {
     const char *name, *value; /* raw, inside the key; compared escaped */
@@ -23,16 +24,18 @@ typedef struct node {
 
 struct fs_localizer {
     size_t max;
+    double min_excess;
     node_t *nodes;
     size_t *order; /* scratch for child lists */
 };
 
-fs_localizer_t *fs_localizer_new(size_t max_candidates)
+fs_localizer_t *fs_localizer_new(size_t max_candidates, double min_excess)
 {
     fs_localizer_t *loc = calloc(1, sizeof *loc);
     if (!loc)
         return NULL;
     loc->max = max_candidates;
+    loc->min_excess = min_excess;
     loc->nodes = calloc(max_candidates ? max_candidates : 1, sizeof *loc->nodes);
     loc->order = calloc(max_candidates ? max_candidates : 1, sizeof *loc->order);
     if (!loc->nodes || !loc->order) {
@@ -122,21 +125,28 @@ static int is_ancestor(const node_t *a, const node_t *d)
     return 1;
 }
 
+static int inside_reported(const fs_localizer_t *loc, const fs_loc_candidate_t *c, size_t n,
+                           size_t x);
+
 static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, size_t x, double share)
 {
     node_t *nodes = loc->nodes;
     if (nodes[x].visited)
         return;
     nodes[x].visited = 1;
+    /* Part of a slice already named: that alert covers it. */
+    if (inside_reported(loc, c, n, x))
+        return;
 
     /* The firing children of x, grouped by the dimension they add; for each
      * dimension the fewest children (largest excess first) reaching share. */
     size_t best_first = 0, best_k = 0, n_kids = 0;
-    double best_sum = 0;
+    double best_sum = 0, best_conc = 0;
     size_t *kids = loc->order;
     for (size_t i = 0; i < n; i++) {
         int extra;
-        if (i != x && is_child(&nodes[x], &nodes[i], &extra))
+        /* A child with less excess than the paging minimum names nothing. */
+        if (i != x && c[i].excess >= loc->min_excess && is_child(&nodes[x], &nodes[i], &extra))
             kids[n_kids++] = i;
     }
     /* Sort children by (dimension name, excess desc): insertion sort, K small. */
@@ -181,10 +191,17 @@ static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, size_t x
                 reached = sum >= need;
             }
         }
-        if (reached && (best_k == 0 || k < best_k || (k == best_k && sum > best_sum))) {
+        /* Fewest children first; among as few, the dimension that
+         * concentrates the excess most (the most specific explanation). */
+        double t = 0;
+        for (size_t i = g; i < g + k; i++)
+            t += c[kids[i]].traffic;
+        double conc = t > 0 ? sum / t : 0;
+        if (reached && (best_k == 0 || k < best_k || (k == best_k && conc > best_conc))) {
             best_first = g;
             best_k = k;
             best_sum = sum;
+            best_conc = conc;
         }
         g = end;
     }
@@ -196,11 +213,17 @@ static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, size_t x
         visit(loc, c, n, kids[best_first], share);
         return;
     }
+    /* Several children explain x: one problem across x if their excess is
+     * spread over x's traffic about as their traffic is (a country-wide
+     * outage hits each platform in proportion), several if the excess is
+     * concentrated in a small part of x's traffic. */
     double traffic = 0;
     for (size_t i = 0; i < best_k; i++)
         traffic += c[kids[best_first + i]].traffic;
-    double wide = c[x].open ? share - HYSTERESIS : share;
-    if (traffic >= wide * c[x].traffic) {
+    double excess_part = c[x].excess > 0 ? best_sum / c[x].excess : 1;
+    double traffic_part = c[x].traffic > 0 ? traffic / c[x].traffic : 1;
+    double limit = c[x].open ? CONCENTRATION + 1 : CONCENTRATION;
+    if (excess_part <= limit * traffic_part) {
         c[x].report = 1;
         return;
     }
@@ -210,6 +233,16 @@ static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, size_t x
     memcpy(chosen, &kids[best_first], m * sizeof *chosen);
     for (size_t i = 0; i < m; i++)
         visit(loc, c, n, chosen[i], share);
+}
+
+/* Whether slice x lies inside a reported slice (is it or its descendant). */
+static int inside_reported(const fs_localizer_t *loc, const fs_loc_candidate_t *c, size_t n,
+                           size_t x)
+{
+    for (size_t r = 0; r < n; r++)
+        if (c[r].report && (r == x || is_ancestor(&loc->nodes[r], &loc->nodes[x])))
+            return 1;
+    return 0;
 }
 
 /* Whether slice i contains or is contained in a reported slice. */
@@ -273,9 +306,18 @@ static int explained_by_overlap(const fs_localizer_t *loc, const fs_loc_candidat
     for (size_t r = 0; r < n; r++)
         if (c[r].report && r != y && overlaps(&loc->nodes[y], &loc->nodes[r]))
             sum += overlap_excess(loc, c, y, r, traffic, opaque);
-    /* Lenient: the estimate assumes independent dimensions, and a second
-     * page for one incident costs more than a late one for a coincident. */
-    return sum >= OVERLAP_SHARE * share * c[y].excess;
+    /* What the reported slices do not explain must be clearly more than the
+     * share left over (and than the paging minimum): the estimate assumes
+     * independent dimensions, the recent excess of a small slice is noisy,
+     * and a second page for one incident costs more than a late one for a
+     * coincident second incident. */
+    if (sum <= 0)
+        return 0;
+    double residual = c[y].excess - sum;
+    double allowed = (1 - share) * c[y].excess;
+    if (allowed < loc->min_excess)
+        allowed = loc->min_excess;
+    return residual <= OVERLAP_SLACK * allowed;
 }
 
 void fs_localize(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, double share,
@@ -290,40 +332,35 @@ void fs_localize(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, double sh
         parse(c[i].key, &loc->nodes[i]);
         c[i].report = 0;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (loc->nodes[i].n_parts < 0) {
+    for (size_t i = 0; i < n; i++)
+        if (loc->nodes[i].n_parts < 0)
             c[i].report = 1;
-            continue;
-        }
-        int root = 1;
-        for (size_t j = 0; j < n && root; j++)
-            if (j != i && is_ancestor(&loc->nodes[j], &loc->nodes[i]))
-                root = 0;
-        if (root)
-            visit(loc, c, n, i, share);
-    }
-    /* A smaller incident next to a big one is not reached from all traffic
-     * (the big one explains most of its excess): every firing slice that is
-     * neither visited nor related to a reported slice starts a new descent. */
-    for (int found = 1; found;) {
-        found = 0;
+    /* Descents start, largest excess first, at firing slices that have no
+     * firing ancestor left to explain them; a slice already explained by a
+     * reported one (it contains it, is contained in it, or overlaps it with
+     * most of its excess) starts none. A smaller incident next to a big one
+     * is not reached from all traffic, which the big one explains: it
+     * starts a descent of its own here. */
+    for (;;) {
+        size_t best = n;
         for (size_t i = 0; i < n; i++) {
-            if (loc->nodes[i].visited || related_to_reported(loc, c, n, i))
+            if (loc->nodes[i].visited || loc->nodes[i].n_parts < 0 ||
+                related_to_reported(loc, c, n, i))
                 continue;
-            if (explained_by_overlap(loc, c, n, i, share, traffic, opaque)) {
-                loc->nodes[i].visited = 1;
-                found = 1;
-                continue;
-            }
             int root = 1;
             for (size_t j = 0; j < n && root; j++)
-                if (j != i && !loc->nodes[j].visited && !related_to_reported(loc, c, n, j) &&
+                if (j != i && !loc->nodes[j].visited && loc->nodes[j].n_parts >= 0 &&
+                    !related_to_reported(loc, c, n, j) &&
                     is_ancestor(&loc->nodes[j], &loc->nodes[i]))
                     root = 0;
-            if (root) {
-                visit(loc, c, n, i, share);
-                found = 1;
-            }
+            if (root && (best == n || c[i].excess > c[best].excess))
+                best = i;
         }
+        if (best == n)
+            break;
+        if (explained_by_overlap(loc, c, n, best, share, traffic, opaque))
+            loc->nodes[best].visited = 1;
+        else
+            visit(loc, c, n, best, share);
     }
 }

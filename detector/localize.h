@@ -11,19 +11,23 @@
  *   children by platform: BR x android, BR x ios, ...), take the fewest
  *   children of one dimension whose excess adds up to `share` of X's excess,
  *   over the dimension needing fewest. If none explains it, X is reported.
- *   If one child does, descend into it. If several do: when they also carry
- *   `share` of X's traffic, the problem is X-wide and X is reported (a
- *   country-wide outage is one alert on the country, not one per platform);
- *   otherwise they are separate incidents and each is descended into (two
- *   unrelated bursts are two alerts, not one on all traffic).
+ *   If one child does, descend into it. If several do: when their share of
+ *   X's excess is at most twice their share of X's traffic, the excess is
+ *   spread over X and X is reported (a country-wide outage is one alert on
+ *   the country, not one per platform); when it is concentrated, they are
+ *   separate incidents and each is descended into (two unrelated bursts are
+ *   two alerts, not one on all traffic). Children with less excess than the
+ *   paging minimum are not considered.
  *
  * Slices that overlap a reported one without being its ancestor or
  * descendant (country=BR x cdn=akamai next to a reported country=BR x
- * platform=android) are explained by it when the share of its excess that
- * falls into them, assuming their other dimension is spread alike (the
- * reported excess times their traffic share within the slice both have in
- * common), reaches 0.6 x `share` of their own excess. Otherwise they start a
- * descent of their own: two unrelated incidents give two alerts.
+ * platform=android) are explained by it when what remains of their excess,
+ * after the part of the reported excess that falls into them (the reported
+ * excess times their traffic share within the slice both have in common,
+ * assuming their other dimension is spread alike), is at most twice the
+ * larger of (1 - share) of their excess and the paging minimum. Otherwise
+ * they start a descent of their own: two unrelated incidents give two
+ * alerts.
  *
  * Slices with an open alert get hysteresis (`share` less 0.15) so the
  * explanation does not flip back and forth near the threshold. Cost: O(K^2)
@@ -46,8 +50,9 @@ typedef struct fs_loc_candidate {
 
 typedef struct fs_localizer fs_localizer_t;
 
-/* A localizer for up to max_candidates at once. NULL on out of memory. */
-fs_localizer_t *fs_localizer_new(size_t max_candidates);
+/* A localizer for up to max_candidates at once; min_excess is the paging
+ * minimum (detect.min_excess). NULL on out of memory. */
+fs_localizer_t *fs_localizer_new(size_t max_candidates, double min_excess);
 void fs_localizer_free(fs_localizer_t *loc);
 
 /* Recent attempts of the slice with this canonical key (which need not be

@@ -32,6 +32,7 @@
 #define N_SIGNALS 3
 #define LOCALIZE_HALFLIFE 30.0 /* buckets */
 #define MAX_CANDIDATES 4096
+#define HANDOVER_BUCKETS 5 /* a handover must be named this long, so noise cannot flap it */
 #define MAX_PARTITIONS 4096
 #define STATE_ALIGN 16
 
@@ -70,6 +71,7 @@ typedef struct slice_state {
     open_alert_t alert[N_SIGNALS];
     uint8_t candidate[N_SIGNALS]; /* the model fires with enough impact */
     uint8_t explained[N_SIGNALS]; /* was explained by another alert while firing */
+    uint16_t named[N_SIGNALS];    /* consecutive buckets the localizer named it */
     recent_t recent[N_SIGNALS];
     fs_model_verdict_t verdict[N_SIGNALS]; /* of the last closed bucket */
 } slice_state_t;
@@ -268,7 +270,7 @@ fs_pipeline_t *fs_pipeline_new(const fs_config_t *cfg, fs_store_t *store,
     }
     p->threshold_for_live = SIZE_MAX;
     update_thresholds(p);
-    p->localizer = fs_localizer_new(MAX_CANDIDATES);
+    p->localizer = fs_localizer_new(MAX_CANDIDATES, (double)cfg->detect_min_excess);
     p->cands = malloc(MAX_CANDIDATES * sizeof *p->cands);
     p->cand_ids = malloc(MAX_CANDIDATES * sizeof *p->cand_ids);
     if (!p->localizer || !p->cands || !p->cand_ids) {
@@ -548,10 +550,13 @@ static void localize_and_alert(fs_pipeline_t *p, fs_signal_t s, int64_t now_ms)
         uint32_t id = p->cand_ids[i];
         slice_state_t *st = &p->states[id];
         if (!p->cands[i].report) {
+            st->named[s] = 0;
             if (!st->alert[s].open)
                 st->explained[s] = 1;
             continue;
         }
+        if (st->named[s] < UINT16_MAX)
+            st->named[s]++;
         if (st->alert[s].open)
             continue;
         /* A slice that another alert explained earlier in this episode
@@ -559,7 +564,8 @@ static void localize_and_alert(fs_pipeline_t *p, fs_signal_t s, int64_t now_ms)
          * whose model still fires (the incident spreads or narrows); not
          * beside an overlapping one, and not in the tail of an incident whose
          * alert has resolved. */
-        if (st->explained[s] && !handover_possible(p, id, s))
+        if (st->explained[s] &&
+            (st->named[s] < HANDOVER_BUCKETS || !handover_possible(p, id, s)))
             continue;
         fire(p, id, s, now_ms);
     }
@@ -576,7 +582,7 @@ static void localize_and_alert(fs_pipeline_t *p, fs_signal_t s, int64_t now_ms)
         for (size_t i = 0; i < n; i++) {
             if (p->cand_ids[i] == id)
                 reported = p->cands[i].report;
-            else if (p->cands[i].report &&
+            else if (p->cands[i].report && p->states[p->cand_ids[i]].alert[s].open &&
                      (key_contains(p->cands[i].key, mine) || key_contains(mine, p->cands[i].key)))
                 by = p->cands[i].key;
         }
@@ -648,6 +654,8 @@ static void close_bucket(fs_pipeline_t *p)
                                 (double)p->cfg->detect_min_excess;
             if (!v.firing)
                 st->explained[s] = 0;
+            if (!st->candidate[s])
+                st->named[s] = 0;
         }
         if (st->buckets_seen < UINT32_MAX)
             st->buckets_seen++;

@@ -232,6 +232,17 @@ START_TEST(overrides_win_and_are_checked)
 }
 END_TEST
 
+START_TEST(empty_list_is_allowed)
+{
+    fs_config_t *cfg;
+    char *errors = load_text("slices.pairs =\n", &cfg);
+    ck_assert_str_eq(errors, "");
+    ck_assert_uint_eq(cfg->slices_pairs.n, 0);
+    free(errors);
+    fs_config_free(cfg);
+}
+END_TEST
+
 START_TEST(set_default_changes_default_only)
 {
     fs_config_t *cfg = fs_config_new();
@@ -309,6 +320,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, bad_value_keeps_previous);
     tcase_add_test(tc, missing_file_is_an_error);
     tcase_add_test(tc, overrides_win_and_are_checked);
+    tcase_add_test(tc, empty_list_is_allowed);
     tcase_add_test(tc, set_default_changes_default_only);
     tcase_add_test(tc, dump_reloads_to_same_config_and_hides_secrets);
     tcase_add_test(tc, table_defaults_parse);

@@ -521,15 +521,19 @@ int fs_config_load_file(fs_config_t *cfg, const char *path, fs_config_diag_t *di
     }
 
     int problems = 0;
-    char line[LINE_MAX_BYTES];
-    while (fgets(line, sizeof line, f)) {
+    char *line = NULL;
+    size_t line_cap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &line_cap, f)) >= 0) {
         origin.line++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            int c;
-            while ((c = fgetc(f)) != EOF && c != '\n')
-                ;
-            fs_config_diag_add(diag, origin, "(line)", "longer than %d bytes", LINE_MAX_BYTES - 2);
+        size_t len = (size_t)got;
+        if (memchr(line, '\0', len)) {
+            fs_config_diag_add(diag, origin, "(line)", "contains a NUL byte");
+            problems++;
+            continue;
+        }
+        if (len > LINE_MAX_BYTES) {
+            fs_config_diag_add(diag, origin, "(line)", "longer than %d bytes", LINE_MAX_BYTES);
             problems++;
             continue;
         }
@@ -556,6 +560,7 @@ int fs_config_load_file(fs_config_t *cfg, const char *path, fs_config_diag_t *di
         fs_config_diag_add(diag, origin, "(file)", "read error: %s", strerror(errno));
         problems++;
     }
+    free(line);
     fclose(f);
     return problems;
 }
@@ -654,6 +659,29 @@ static int check_pairs(fs_config_t *cfg, fs_config_diag_t *diag)
     return problems;
 }
 
+/*
+ * Reports a rule about several keys on the first of them that was set (a
+ * default has no line): "key: reason" on its own line, or, on another key's
+ * line, "other: key reason".
+ */
+static void rule_diag(fs_config_t *cfg, fs_config_diag_t *diag, const char *key,
+                      const char *other, const char *third, const char *reason)
+{
+    const char *names[] = {key, other, third};
+    for (size_t i = 0; i < 3; i++) {
+        if (!names[i])
+            continue;
+        fs_config_origin_t o = fs_config_origin(cfg, names[i]);
+        if (o.file || i == 2 || !names[i + 1]) {
+            if (i == 0 || !o.file)
+                fs_config_diag_add(diag, fs_config_origin(cfg, key), key, "%s", reason);
+            else
+                fs_config_diag_add(diag, o, names[i], "%s %s", key, reason);
+            return;
+        }
+    }
+}
+
 int fs_config_finish(fs_config_t *cfg, fs_config_diag_t *diag)
 {
     int problems = 0;
@@ -666,8 +694,10 @@ int fs_config_finish(fs_config_t *cfg, fs_config_diag_t *diag)
     for (size_t i = 2; i < 4; i++) {
         for (size_t j = 0; j < 2; j++) {
             if (strcmp(topics[i], topics[j]) == 0) {
-                fs_config_diag_add(diag, fs_config_origin(cfg, names[i]), names[i],
-                                   "must differ from %s ('%s')", names[j], topics[j]);
+                char reason[300];
+                snprintf(reason, sizeof reason, "must differ from %s ('%s')", names[j],
+                         topics[j]);
+                rule_diag(cfg, diag, names[i], names[j], NULL, reason);
                 problems++;
             }
         }
@@ -689,18 +719,18 @@ int fs_config_finish(fs_config_t *cfg, fs_config_diag_t *diag)
         problems++;
     }
     if (cfg->slices_idle_ms <= cfg->window_horizon_ms) {
-        fs_config_diag_add(diag, fs_config_origin(cfg, "slices.idle"), "slices.idle",
-                           "must exceed window.horizon");
+        rule_diag(cfg, diag, "slices.idle", "window.horizon", NULL, "must exceed window.horizon");
         problems++;
     }
     if (cfg->window_lateness_ms + cfg->window_bucket_ms >= cfg->window_horizon_ms) {
-        fs_config_diag_add(diag, fs_config_origin(cfg, "window.horizon"), "window.horizon",
-                           "must exceed window.lateness + window.bucket");
+        rule_diag(cfg, diag, "window.horizon", "window.lateness", "window.bucket",
+                  "must exceed window.lateness + window.bucket");
         problems++;
     }
     if (strcmp(topics[2], topics[3]) == 0) {
-        fs_config_diag_add(diag, fs_config_origin(cfg, names[3]), names[3],
-                           "must differ from topics.alerts ('%s')", topics[2]);
+        char reason[300];
+        snprintf(reason, sizeof reason, "must differ from topics.alerts ('%s')", topics[2]);
+        rule_diag(cfg, diag, names[3], names[2], NULL, reason);
         problems++;
     }
     return problems;

@@ -1057,12 +1057,15 @@ static const char *decode_dims(fs_decoder_t *d, fs_event_t *ev)
 /* ---- why a message is not good JSON ------------------------------------ */
 
 /*
- * The first byte that is not well-formed UTF-8 or is a control character
- * other than tab, CR and LF gives the reason; NULL if there is none.
+ * Ill-formed UTF-8 anywhere in the message gives "not valid UTF-8", even
+ * after a control character (decode.h's order); otherwise a control
+ * character other than tab, CR and LF gives "not valid JSON"; NULL if there
+ * is neither.
  */
 static const char *bad_bytes(const unsigned char *s, size_t len)
 {
     size_t i = 0;
+    const char *control = NULL;
     while (i < len) {
 #ifdef USE_WORDS
         if (len - i >= 8) {
@@ -1081,12 +1084,13 @@ static const char *bad_bytes(const unsigned char *s, size_t len)
                 return R_UTF8;
             i += n;
         } else if (c < 0x20 && !is_ws(c)) {
-            return R_JSON;
+            control = R_JSON;
+            i++;
         } else {
             i++;
         }
     }
-    return NULL;
+    return control;
 }
 
 /*

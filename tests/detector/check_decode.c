@@ -532,10 +532,11 @@ static const struct invalid_case invalid[] = {
     {P, "[tru", 0, "not valid JSON"},
     {P, "[1,\"", 0, "not valid JSON"},
     {P, "{\"a\":[1,{\"b\":2,}]}", 0, "not valid JSON"},
-    /* Bad bytes anywhere come before syntax errors; the first bad byte decides. */
+    /* Bad bytes anywhere come before syntax errors; ill-formed UTF-8 anywhere
+     * comes before a control character (decode.h's order), wherever each is. */
     {P, "} \xff", 0, "not valid UTF-8"},
     {P, "{\"a\":1,\xff\x01}", 0, "not valid UTF-8"},
-    {P, "{\"a\":1,\x01\"x\":\"\xff\"}", 0, "not valid JSON"},
+    {P, "{\"a\":1,\x01\"x\":\"\xff\"}", 0, "not valid UTF-8"},
     {P, OK_HEAD "\"x\":\"\xc3\"}", 0, "not valid UTF-8"},
     {P, OK_HEAD "\"x\":\xc3\xa9}", 0, "not valid JSON"}, /* UTF-8, but outside a string */
     /* Nesting comes before syntax errors; brackets in strings do not count. */

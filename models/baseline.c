@@ -52,12 +52,11 @@ void fs_baseline_learn(fs_baseline_t *b, fs_family_t family, double decay, doubl
     double phi = fs_baseline_dispersion(b);
     double expect, var;
 
-    if (family == FS_FAMILY_POISSON) {
-        n = 1.0;
-        var = rate;
-    } else {
-        var = n * rate * (1.0 - rate);
-    }
+    if (!(n > 0.0))
+        n = 0.0;
+    /* For the Poisson family n is the bucket's exposure (1, or the seasonal
+     * multiplier): the count is Poisson with mean n * rate. */
+    var = family == FS_FAMILY_POISSON ? n * rate : n * rate * (1.0 - rate);
     expect = n * rate;
 
     /* The deviation is taken before the bucket is learned (a prediction
@@ -81,7 +80,7 @@ void fs_baseline_learn(fs_baseline_t *b, fs_family_t family, double decay, doubl
         double band = FS_BASELINE_CLIP_SD * sqrt(phi * var) + 1.0;
         x = fmin(fmax(x, expect - band), expect + band);
     }
-    if (x < 0.0)
+    if (x < 0.0 || n == 0.0)
         x = 0.0;
     if (family == FS_FAMILY_BINOMIAL && x > n)
         x = n;

@@ -20,7 +20,9 @@
 /* How counts are distributed given the baseline. */
 typedef enum fs_family {
     FS_FAMILY_BINOMIAL = 0, /* x events out of n trials, rate = ratio */
-    FS_FAMILY_POISSON = 1,  /* x events in one bucket, rate = mean count per bucket */
+    FS_FAMILY_POISSON = 1,  /* x events in a bucket of exposure n, mean n * rate; n = 1 for
+                               a plain bucket (rate = mean count per bucket), the seasonal
+                               multiplier m(t) for a seasonal one (season.h) */
 } fs_family_t;
 
 /* Weight of the parent's rate, in pseudo-events: the prior counts as much as
@@ -49,10 +51,10 @@ typedef enum fs_family {
 
 typedef struct fs_baseline {
     double events;       /* decayed, clipped events (failures, errors, attempts) */
-    double trials;       /* decayed trials: attempts (binomial) or buckets (Poisson) */
+    double trials;       /* decayed trials: attempts (binomial) or exposure (Poisson) */
     double disp_sum;     /* decayed sum of clipped squared deviations (x - n*rate)^2 */
     double disp_weight;  /* decayed sum of their model variances */
-    double trials_seen;  /* raw trials ever learned (never decays): for warm-up */
+    double trials_seen;  /* raw trials (exposure) ever learned (never decays): for warm-up */
     double buckets_seen; /* buckets ever learned, empty ones included */
 } fs_baseline_t;
 
@@ -61,14 +63,15 @@ void fs_baseline_init(fs_baseline_t *b);
 
 /*
  * The baseline rate: a failure ratio in (0, 1) for FS_FAMILY_BINOMIAL, a mean
- * count per bucket > 0 for FS_FAMILY_POISSON.
+ * count per unit of exposure (per bucket, for plain buckets) > 0 for
+ * FS_FAMILY_POISSON.
  *
  * With decayed events E over decayed trials N, a prior rate q (the parent's,
  * or NAN for none) and w = FS_BASELINE_PRIOR_EVENTS / max(q, floor) pseudo-
  * trials for it, the estimate is
  *
  *     rate = (E + w*q + 0.5) / (N + w + 1)          binomial
- *     rate = (E + w*q + 0.5) / max(N + w, 1)        Poisson (N in buckets)
+ *     rate = (E + w*q + 0.5) / max(N + w, 1)        Poisson (N: exposure)
  *
  * i.e. empirical-Bayes shrinkage toward the parent (a slice with few
  * attempts sits at its parent's rate and needs real evidence to move), plus a
@@ -76,14 +79,15 @@ void fs_baseline_init(fs_baseline_t *b);
  * positive rate instead of 0 (against which a single failure would be
  * infinite evidence); these are the posterior means under a Jeffreys prior
  * when there is no parent. Without a prior w = 0. For the Poisson family q must be the expected
- * count of this slice, not the parent's own count.
+ * count of this slice per unit of exposure (per bucket, for plain buckets), not the parent's
+ * own count.
  */
 double fs_baseline_rate(const fs_baseline_t *b, fs_family_t family, double prior);
 
 /*
  * The over-dispersion factor phi >= 1: the Pearson statistic pooled over the
  * decayed past, sum (x - n*rate)^2 / sum var, with var = n*rate*(1-rate)
- * (binomial) or rate (Poisson), floored at 1, capped at FS_BASELINE_PHI_MAX.
+ * (binomial) or n*rate (Poisson), floored at 1, capped at FS_BASELINE_PHI_MAX.
  * Pooling (rather than averaging each bucket's ratio) weighs buckets by their
  * size, and keeps sparse slices honest: there one event is already several
  * "standard deviations", so per-bucket ratios would be clipped away and
@@ -94,16 +98,18 @@ double fs_baseline_dispersion(const fs_baseline_t *b);
 /*
  * Learns one bucket: first forgets (multiplies every decayed sum by decay, in
  * (0, 1]: 2^(-1/halflife) per bucket), then adds the bucket.
- *   n      trials in the bucket (attempts); ignored for the Poisson family,
- *          where each bucket is one trial
+ *   n      trials in the bucket (attempts) for the binomial family; the
+ *          bucket's exposure for the Poisson family: 1 for a plain bucket,
+ *          the seasonal multiplier m(t) for a seasonal one (season.h). The
+ *          variance is n*rate*(1-rate) or n*rate
  *   x      events in the bucket (failures, errors or attempts)
  *   rate   the baseline rate the bucket was predicted with (fs_baseline_rate
  *          before this call); residuals and clipping are relative to it
  *   robust nonzero once the baseline is warm: clip x to the rate's
  *          +-FS_BASELINE_CLIP_SD band. Before that the rate is too rough to
  *          judge outliers by.
- * A binomial bucket with n = 0 carries no information: only forgetting and
- * the bucket count change.
+ * A bucket with n = 0 carries no information: only forgetting and the
+ * bucket count change.
  */
 void fs_baseline_learn(fs_baseline_t *b, fs_family_t family, double decay, double n, double x,
                        double rate, int robust);

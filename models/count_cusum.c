@@ -22,26 +22,33 @@ static const fs_engine_spec_t down_spec = {
 
 static void count_init(void *state, const fs_model_params_t *params)
 {
+    fs_count_state_t *cs = state;
+
     (void)params;
-    fs_engine_init(state);
+    fs_engine_init(&cs->eng);
+    fs_season_init(&cs->season);
 }
 
 static void up_update(void *state, const fs_model_params_t *params, const fs_model_obs_t *obs,
                       fs_model_verdict_t *verdict)
 {
-    fs_engine_update(state, &up_spec, params, obs, verdict);
+    fs_count_state_t *cs = state;
+
+    fs_engine_update(&cs->eng, &cs->season, &up_spec, params, obs, verdict);
 }
 
 static void down_update(void *state, const fs_model_params_t *params, const fs_model_obs_t *obs,
                         fs_model_verdict_t *verdict)
 {
-    fs_engine_update(state, &down_spec, params, obs, verdict);
+    fs_count_state_t *cs = state;
+
+    fs_engine_update(&cs->eng, &cs->season, &down_spec, params, obs, verdict);
 }
 
 const fs_model_vtable_t fs_count_cusum_up_model = {
     .name = "count_cusum_up",
     .signal = FS_SIGNAL_ERROR_COUNT,
-    .state_size = sizeof(fs_engine_t),
+    .state_size = sizeof(fs_count_state_t),
     .init = count_init,
     .update = up_update,
     .tests = FS_ENGINE_RISE_ARMS,
@@ -50,7 +57,7 @@ const fs_model_vtable_t fs_count_cusum_up_model = {
 const fs_model_vtable_t fs_count_cusum_down_model = {
     .name = "count_cusum_down",
     .signal = FS_SIGNAL_VOLUME_DROP,
-    .state_size = sizeof(fs_engine_t),
+    .state_size = sizeof(fs_count_state_t),
     .init = count_init,
     .update = down_update,
     .tests = FS_ENGINE_FALL_ARMS,

@@ -3,7 +3,8 @@
  * and "count_cusum_down" (FS_SIGNAL_VOLUME_DROP).
  *
  * Poisson log-LR CUSUMs on a count per bucket (errors; attempts) against a
- * robust decayed baseline mean, with over-dispersion, warm-up, freeze while
+ * robust decayed baseline mean that follows an hour-of-week profile once one
+ * has been learned (season.h), with over-dispersion, warm-up, freeze while
  * firing and hysteresis (engine.h). "up" tests rises by the shifts of
  * fs_engine_shifts (x2, x4.5, x10 by default); "down" tests falls to 0.3x
  * and 0.1x of expected. Reach them through the registry (model.h).
@@ -11,7 +12,19 @@
 #ifndef FS_MODELS_COUNT_CUSUM_H
 #define FS_MODELS_COUNT_CUSUM_H
 
+#include "models/engine.h"
 #include "models/model.h"
+#include "models/season.h"
+
+/* The per-slice state of both count models: the engine first (so a state
+ * block can be read as an fs_engine_t), then the profile. 512 + 928 = 1440
+ * bytes (FS_COUNT_CUSUM_STATE_BYTES). */
+typedef struct fs_count_state {
+    fs_engine_t eng;
+    fs_season_t season;
+} fs_count_state_t;
+
+#define FS_COUNT_CUSUM_STATE_BYTES 1440
 
 /* A volume drop fires only when its window expected at least this many
  * attempts (in units of the dispersion phi). Below that a slice is too small

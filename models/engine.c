@@ -11,6 +11,9 @@
 /* Per-call constants derived from the parameters. */
 typedef struct step_ctx {
     const fs_engine_spec_t *spec;
+    fs_season_t *season; /* NULL: no seasonal profile */
+    double bucket_seconds;
+    double season_warm; /* buckets the seasonal level learns before it is used */
     double shifts[FS_ENGINE_BANK_MAX];
     int arms;
     double h;      /* threshold */
@@ -110,18 +113,19 @@ void fs_engine_init(fs_engine_t *eng)
     eng->calm_ms = 0;
 }
 
-/* Log-LR of one arm for one bucket, before dividing by phi. */
-static double arm_llr(const step_ctx_t *ctx, double shift, double n, double x, double rate)
+/* Log-LR of one arm for one bucket of nn trials (exposure, for counts),
+ * before dividing by phi. */
+static double arm_llr(const step_ctx_t *ctx, double shift, double nn, double x, double rate)
 {
     if (ctx->spec->family == FS_FAMILY_BINOMIAL) {
         /* Cap the alternative halfway between p0 and 1: a ratio cannot
          * exceed 1, and p1 must stay above p0 whatever p0 is. */
         double p1 = fmin(shift * rate, 0.5 * (1.0 + rate));
-        if (!(p1 > rate) || n <= 0.0)
+        if (!(p1 > rate) || nn <= 0.0)
             return 0.0;
-        return fs_llr_binomial(x, n, rate, p1);
+        return fs_llr_binomial(x, nn, rate, p1);
     }
-    return fs_llr_poisson(x, rate, shift);
+    return fs_llr_poisson(x, nn * rate, shift);
 }
 
 /* The incident level the recovery CUSUM tests against (its H0): the rate
@@ -147,16 +151,20 @@ static double incident_level(const fs_engine_t *eng, const step_ctx_t *ctx)
         return fmin(fmax(level, mild), 0.5 * (1.0 + rate));
     }
     {
-        /* The window holds the entry bucket, which the calm run never
-         * does, so b >= 1; the guard is for rounding only. */
-        double b = fmax(eng->win_buckets - eng->calm.b, 1.0);
+        /* Per unit of exposure (per bucket without a seasonal profile).
+         * The window holds the entry bucket, which the calm run never
+         * does, so the exposure is at least that bucket's; the guard is
+         * for rounding only. */
+        double e = eng->win_n - eng->calm.n;
+        if (!(e > 0.0))
+            return mild;
         if (ctx->spec->falling) {
             /* At least one event's worth of deviation: a window of zeros
              * says the level is small, not that it is exactly 0. */
-            level = (x + FS_ENGINE_LEVEL_SD * sqrt(eng->phi * fmax(x, 1.0))) / b;
+            level = (x + FS_ENGINE_LEVEL_SD * sqrt(eng->phi * fmax(x, 1.0))) / e;
             return fmin(level, mild);
         }
-        level = (x - FS_ENGINE_LEVEL_SD * sqrt(eng->phi * x)) / b;
+        level = (x - FS_ENGINE_LEVEL_SD * sqrt(eng->phi * x)) / e;
         return fmax(level, mild);
     }
 }
@@ -176,15 +184,16 @@ static double incident_level(const fs_engine_t *eng, const step_ctx_t *ctx)
  * sampling noise (the Pearson term of one bucket has a variance of about
  * 2 + 1/mean), and multiplying it by the level's ratio would slow the
  * recovery of small slices for nothing. */
-static double incident_dispersion(const fs_engine_t *eng, const step_ctx_t *ctx, double level)
+static double incident_dispersion(const fs_engine_t *eng, const step_ctx_t *ctx, double level,
+                                  double nn)
 {
     const fs_engine_moments_t *m = &eng->inc;
     double phi0 = eng->phi, ratio = level / eng->rate, guess = phi0, phi;
     double buckets = fmin(eng->base.buckets_seen, 1.0 / (1.0 - ctx->decay));
-    double mean0 = eng->rate, w = FS_ENGINE_DISP_PRIOR_BUCKETS;
+    double mean0 = nn * eng->rate, w = FS_ENGINE_DISP_PRIOR_BUCKETS;
 
-    /* Events per bucket at the baseline; for a ratio, attempts per bucket
-     * over the slice's life times the ratio. */
+    /* Events per bucket at the baseline (this bucket's, for counts); for a
+     * ratio, attempts per bucket over the slice's life times the ratio. */
     if (ctx->spec->family == FS_FAMILY_BINOMIAL)
         mean0 = eng->base.buckets_seen > 0.0
                     ? eng->base.trials_seen / eng->base.buckets_seen * eng->rate
@@ -212,18 +221,18 @@ static double incident_dispersion(const fs_engine_t *eng, const step_ctx_t *ctx,
     return fmin(fmax(phi, phi0), FS_BASELINE_PHI_MAX);
 }
 
-/* Log-LR of the baseline against the incident level for one bucket,
- * divided by the incident's dispersion: positive when the bucket looks like
- * the baseline. */
-static double recovery_llr(const fs_engine_t *eng, const step_ctx_t *ctx, double n, double x)
+/* Log-LR of the baseline against the incident level for one bucket of nn
+ * trials (exposure, for counts), divided by the incident's dispersion:
+ * positive when the bucket looks like the baseline. */
+static double recovery_llr(const fs_engine_t *eng, const step_ctx_t *ctx, double nn, double x)
 {
     double level = incident_level(eng, ctx), llr;
 
     if (ctx->spec->family == FS_FAMILY_BINOMIAL)
-        llr = n > 0.0 ? fs_llr_binomial(x, n, level, eng->rate) : 0.0;
+        llr = nn > 0.0 ? fs_llr_binomial(x, nn, level, eng->rate) : 0.0;
     else
-        llr = fs_llr_poisson(x, level, eng->rate / level);
-    return llr / incident_dispersion(eng, ctx, level);
+        llr = fs_llr_poisson(x, nn * level, eng->rate / level);
+    return llr / incident_dispersion(eng, ctx, level, nn);
 }
 
 /* Whether the calm run sits near the baseline: its excess (rises) or
@@ -244,10 +253,10 @@ static int calm_near(const fs_engine_t *eng, const step_ctx_t *ctx)
 
 /* One bucket while firing: recovery evidence, calm run, and the decision to
  * resolve (see engine.h). */
-static void recover(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, double n, double x,
-                    double nn, double expect)
+static void recover(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, double x, double nn,
+                    double expect)
 {
-    double llr = recovery_llr(eng, ctx, n, x);
+    double llr = recovery_llr(eng, ctx, nn, x);
 
     /* The level is estimated before this bucket joins the window. */
     fs_cusum_step(&eng->rec, fmin(llr, FS_ENGINE_STEP_MAX * ctx->h_rec), ctx->h_rec, bucket_ms, nn,
@@ -312,25 +321,87 @@ static int lead_arm(const fs_engine_t *eng, int arms)
     return lead;
 }
 
-/* One bucket: n trials (binomial), x events. */
-static void step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, double n, double x)
+/* Whether the seasonal profile decides the expected count (engine.h): it is
+ * ready, its level has learned long enough, and the level (the mean count
+ * per bucket with the cycle taken out) comes to FS_SEASON_MIN_HOURLY events
+ * an hour. It cannot change while firing: the level is not learned then,
+ * and once ready a profile stays ready (while the plain baseline fires, a
+ * profile may become ready, but its level starts from nothing). */
+static int season_in_use(const fs_season_t *season, const step_ctx_t *ctx)
+{
+    return season != NULL && season->ready && season->level.buckets_seen >= ctx->season_warm &&
+           fs_baseline_rate(&season->level, FS_FAMILY_POISSON, NAN) * 3600.0 /
+                   ctx->bucket_seconds >=
+               FS_SEASON_MIN_HOURLY;
+}
+
+/* The prior per unit of exposure. */
+static double prior_per(double prior, double expo)
+{
+    return isfinite(prior) ? prior / expo : prior;
+}
+
+/* Learns a bucket that did not fire: the plain baseline always, and with a
+ * profile its hour and, once the profile is ready, the seasonal level
+ * (exposure m(t)). */
+static void learn(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, double n, double x,
+                  int warm, int seasonal, double expo, double plain_rate)
 {
     const fs_engine_spec_t *spec = ctx->spec;
-    double nn = spec->family == FS_FAMILY_BINOMIAL ? n : 1.0;
-    double expect, top = 0.0;
-    int warm, lead;
+    fs_season_t *season = ctx->season;
 
+    fs_baseline_learn(&eng->base, spec->family, ctx->decay,
+                      spec->family == FS_FAMILY_BINOMIAL ? n : 1.0, x, plain_rate, warm);
+    if (season == NULL)
+        return;
+    fs_season_add(season, x, FS_SEASON_LEARN);
+    if (season->ready) {
+        double m = seasonal ? expo : fs_season_factor(season, bucket_ms, ctx->bucket_seconds);
+        double rate =
+            seasonal ? eng->rate
+                     : fs_baseline_rate(&season->level, spec->family, prior_per(ctx->prior, m));
+        /* Clipped only once the level has a past to judge outliers by, as
+         * the plain baseline during its warm-up. */
+        fs_baseline_learn(&season->level, spec->family, ctx->decay, m, x, rate,
+                          warm && season->level.buckets_seen >= ctx->warmup);
+    }
+}
+
+/* One bucket: n trials (binomial), x events. Returns the bucket's expected
+ * events. */
+static double step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, double n, double x)
+{
+    const fs_engine_spec_t *spec = ctx->spec;
+    fs_season_t *season = ctx->season;
+    double expo = 1.0, nn, expect, top = 0.0, plain_rate = eng->rate;
+    int warm, lead, seasonal = 0;
+
+    if (season != NULL) {
+        fs_season_roll(season, bucket_ms, ctx->bucket_seconds);
+        seasonal = season_in_use(season, ctx);
+        if (seasonal)
+            expo = fs_season_factor(season, bucket_ms, ctx->bucket_seconds);
+    }
+    nn = spec->family == FS_FAMILY_BINOMIAL ? n : expo;
     if (!eng->firing) {
-        eng->rate = fs_baseline_rate(&eng->base, spec->family, ctx->prior);
-        eng->phi = fs_baseline_dispersion(&eng->base);
+        plain_rate = fs_baseline_rate(&eng->base, spec->family, ctx->prior);
+        if (seasonal) {
+            eng->rate = fs_baseline_rate(&season->level, spec->family, prior_per(ctx->prior, expo));
+            eng->phi = fs_baseline_dispersion(&season->level);
+        } else {
+            eng->rate = plain_rate;
+            eng->phi = fs_baseline_dispersion(&eng->base);
+        }
     }
     expect = nn * eng->rate;
     warm = eng->firing || (eng->base.buckets_seen >= ctx->warmup &&
                            eng->base.trials_seen >= spec->warm_min_trials);
 
     if (eng->firing) {
-        recover(eng, ctx, bucket_ms, n, x, nn, expect);
-        return;
+        recover(eng, ctx, bucket_ms, x, nn, expect);
+        if (season != NULL)
+            fs_season_add(season, x, seasonal ? FS_SEASON_FROZEN : FS_SEASON_CANDIDATE);
+        return expect;
     }
 
     for (int i = 0; i < ctx->arms; i++) {
@@ -338,7 +409,7 @@ static void step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, dou
             fs_cusum_reset(&eng->arm[i]);
             continue;
         }
-        double llr = arm_llr(ctx, ctx->shifts[i], n, x, eng->rate) / eng->phi;
+        double llr = arm_llr(ctx, ctx->shifts[i], nn, x, eng->rate) / eng->phi;
         fs_cusum_step(&eng->arm[i], fmin(llr, FS_ENGINE_STEP_MAX * ctx->h), INFINITY, bucket_ms, nn,
                       x, expect);
         top = fmax(top, eng->arm[i].s);
@@ -369,11 +440,14 @@ static void step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, dou
         moments_clear(&eng->calm);
         eng->calm_e = 0.0;
         /* The entry bucket is evidence of the incident: not learned. From
-         * now on the rate and phi stay as they are, and the arms wait (they
-         * restart from 0 on resolving). */
-        return;
+         * now on the rate and phi stay as they are (and so does the
+         * profile), and the arms wait (they restart from 0 on resolving). */
+        if (season != NULL)
+            fs_season_add(season, x, seasonal ? FS_SEASON_FROZEN : FS_SEASON_CANDIDATE);
+        return expect;
     }
-    fs_baseline_learn(&eng->base, spec->family, ctx->decay, n, x, eng->rate, warm);
+    learn(eng, ctx, bucket_ms, n, x, warm, seasonal, expo, plain_rate);
+    return expect;
 }
 
 /* Clean counts: never negative, never NaN, failures never above attempts. */
@@ -382,7 +456,7 @@ static double clean(double v)
     return isfinite(v) && v > 0.0 ? v : 0.0;
 }
 
-void fs_engine_update(fs_engine_t *eng, const fs_engine_spec_t *spec,
+void fs_engine_update(fs_engine_t *eng, fs_season_t *season, const fs_engine_spec_t *spec,
                       const fs_model_params_t *params, const fs_model_obs_t *obs,
                       fs_model_verdict_t *verdict)
 {
@@ -391,7 +465,7 @@ void fs_engine_update(fs_engine_t *eng, const fs_engine_spec_t *spec,
     int was_firing = eng->firing;
     double n = clean(obs->n), x = clean(obs->x), halflife = params->baseline_halflife;
     double bucket_seconds = params->bucket_seconds;
-    double wn, wx, we, wb;
+    double wn, wx, we, wb, expect;
     int64_t onset;
 
     if (!(bucket_seconds > 0.0) || !isfinite(bucket_seconds))
@@ -403,6 +477,9 @@ void fs_engine_update(fs_engine_t *eng, const fs_engine_spec_t *spec,
         halflife = 1.0;
 
     ctx.spec = spec;
+    ctx.season = spec->family == FS_FAMILY_POISSON ? season : NULL;
+    ctx.bucket_seconds = bucket_seconds;
+    ctx.season_warm = fmax(params->warmup_buckets, halflife);
     ctx.arms = fs_engine_shifts(spec, params, ctx.shifts);
     ctx.h = params->threshold > 0.0 ? params->threshold : INFINITY;
     ctx.h_rec = fs_engine_recovery_threshold(bucket_seconds);
@@ -421,7 +498,7 @@ void fs_engine_update(fs_engine_t *eng, const fs_engine_spec_t *spec,
         for (int64_t i = 1; i <= missing; i++)
             step(eng, &ctx, eng->last_ms + i * bucket_ms, 0.0, 0.0);
     }
-    step(eng, &ctx, obs->bucket_start_ms, n, x);
+    expect = step(eng, &ctx, obs->bucket_start_ms, n, x);
     eng->last_ms = obs->bucket_start_ms;
     eng->started = 1;
 
@@ -447,7 +524,7 @@ void fs_engine_update(fs_engine_t *eng, const fs_engine_spec_t *spec,
             onset = obs->bucket_start_ms;
             wn = spec->family == FS_FAMILY_BINOMIAL ? n : 1.0;
             wx = x;
-            we = wn * eng->rate;
+            we = expect;
             wb = 1.0;
         }
     }

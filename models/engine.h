@@ -2,8 +2,8 @@
  * engine.h: the machinery every CUSUM model shares.
  *
  * One engine per slice and signal: a robust decayed baseline (baseline.h), a
- * bank of CUSUMs for a few shift sizes at once (cusum.h), and the life cycle
- * around them:
+ * bank of CUSUMs for a few shift sizes at once (cusum.h), for counts an
+ * hour-of-week profile (season.h), and the life cycle around them:
  *
  *  - warm-up: no firing before params->warmup_buckets buckets and
  *    spec->warm_min_trials trials have been learned; the CUSUMs stay at 0
@@ -20,6 +20,27 @@
  *    alert's evidence;
  *  - freeze: while firing, the baseline rate and phi are those of the entry
  *    bucket and nothing is learned, so an incident is never taken for normal;
+ *  - seasons (counts only: the count models pass a profile, the ratio model
+ *    none): the expected count of a bucket is level * m(t), m(t) the
+ *    profile's multiplier for the bucket's time of the week. The engine
+ *    learns the plain baseline (exposure 1) and the profile's hours all
+ *    along, and from the moment the profile is ready (a day of history) a
+ *    second baseline, the level, on the counts with exposure m(t). It
+ *    judges by the level once the level has learned for max(warm-up,
+ *    half-life) buckets, while it comes to FS_SEASON_MIN_HOURLY events an
+ *    hour; otherwise by the plain baseline. While firing, the level and the
+ *    profile are frozen like the rest, and m(t) keeps moving with the time
+ *    of the week, so an outage that lasts into the night is judged against
+ *    the night. Where the plain baseline fires (before the profile is in
+ *    use), its hours are only candidates for the profile (season.h): a
+ *    steep cycle that makes it fire every evening is learned on the second
+ *    evening instead of never. The ratio has no profile: attempts and
+ *    failures follow the same cycle, which cancels in their ratio, and what
+ *    is left (a wave of +-50% over the day, say) moves slowly enough for the
+ *    30-minute baseline and stays far from the mildest shift (x2); a
+ *    profile of failures would also need hundreds of failures per hour of
+ *    the week to be worth its 840 bytes, which the small slices that most
+ *    need help never have (tests/models/check_season.c shows both);
  *  - exit, with hysteresis (enter and exit conditions differ): while firing,
  *    a recovery CUSUM R runs the test the other way round: H0 "still at the
  *    incident level" against H1 "back at the frozen baseline". Each bucket
@@ -67,6 +88,53 @@
  *    information, for a count a count of 0. At most FS_ENGINE_GAP_MAX of
  *    them; older ones are ignored.
  *
+ * Cold start. A slice that starts with no state (a new slice, or a detector
+ * started without a snapshot) learns before it judges: its arms stay at 0
+ * until it has learned params->warmup_buckets buckets (and, for the ratio,
+ * FS_RATIO_CUSUM_WARM_ATTEMPTS attempts). In 20,800 seeded cold starts of
+ * the ratio model on up to four hours of normal traffic none fired, nor did
+ * the count models on an hour of 1 to 1000 events per bucket
+ * (tests/models/check_coldstart.c). How much history it needs before it
+ * detects a x10 failure burst (1% to 10% for 10 minutes) was measured with
+ * models_coldstart (tests/models/coldstart.c), with the pipeline's defaults
+ * for 1 s buckets: warm-up 5 minutes (300 buckets), half-life 30 minutes
+ * (1800), h = 21.2 (a third of one false alarm a day over 10,000 live
+ * slices); 200 seeds per cell; bursts detected / median delay in buckets
+ * from the burst's start:
+ *
+ *   attempts    history before the burst, buckets (= seconds)          needs
+ *   per bucket  0-120  240      300      600      1800     2700     4 h
+ *   1           0%     0%       0%       2%/220   82%/301  94%/293  99%/199  2700 (45 min)
+ *   1, parent   0%     0%       2%/563   24%/478  96%/278  99%/257  100%/181 1800 (30 min)
+ *   10          0%     48%/335  100%/22  100%/18  100%/15  100%/15  100%/15   300 (5 min)
+ *   100         0%     100%/131 100%/2   100%/2   100%/2   100%/2   100%/2    300 (5 min)
+ *   1000        0%     100%/99  100%/1   100%/1   100%/1   100%/1   100%/1    300 (5 min)
+ *
+ * "needs" is the least history from which on at least 90% are detected
+ * with a median delay at most twice the warm one (plus two buckets);
+ * "parent" has its parent's ratio as obs->prior, as the pipeline passes it
+ * to every slice but the root. A burst that begins before the warm-up ends
+ * is learned as normal (0% up to 120 s; at 240 s busy slices fire only once
+ * warm, late). From 10 attempts per bucket on, the warm-up is all the
+ * history needed, and the delay is that of a warm slice, about
+ * h / (n * KL(10% || 1%)) = 21.2 / (0.1445 n) buckets: 15 at 10 attempts, the
+ * two-bucket minimum of the capped evidence from 100 on. At one attempt
+ * per bucket the x10 arm gains only 0.14 a bucket, so it takes 150 buckets
+ * or more to fire, and meanwhile the baseline learns the burst (a single
+ * failure is within its clip band); until the slice has about 45 minutes
+ * of its own history behind it, or 30 with its parent's ratio (1000
+ * pseudo-attempts, FS_BASELINE_PRIOR_EVENTS), that dilutes the evidence
+ * enough to miss most bursts.
+ *
+ * The counts judge flat traffic after the warm-up too. Their profile needs
+ * a day (every hour of the day learned once; hours in which the plain
+ * baseline fired, a second day) plus max(warm-up, half-life) for the level;
+ * until then a steep daily cycle can raise a volume drop on the first one
+ * or two evenings (an error burst on the first mornings): in the series of
+ * tests/models/check_season.c, a night at 30% of the day reached by
+ * raised-cosine transitions of two hours does, of two and a half hours
+ * does not. Each hour of the week has its own knot from its first week on.
+ *
  * Plain data inside caller-owned model state; update never allocates.
  */
 #ifndef FS_MODELS_ENGINE_H
@@ -77,6 +145,7 @@
 #include "models/baseline.h"
 #include "models/cusum.h"
 #include "models/model.h"
+#include "models/season.h"
 
 /* Most arms in a bank. */
 #define FS_ENGINE_BANK_MAX 4
@@ -89,9 +158,10 @@
  * busy slice; larger shifts are caught by it at least as fast. */
 #define FS_ENGINE_RISE_MAX 10.0
 
-/* Mildest fall in the bank. Without a seasonal baseline, volume halves
- * naturally between evening and night within a half-life; only a fall to
- * 30% or less is an outage worth paging on. */
+/* Mildest fall in the bank. Without a seasonal baseline (the first day of a
+ * slice, or a slice too small for a profile), volume halves naturally
+ * between evening and night within a half-life; only a fall to 30% or less
+ * is an outage worth paging on. */
 #define FS_ENGINE_FALL_MAX 0.3
 
 /* Shortest calm run that resolves: with no bucket adding more than
@@ -214,9 +284,11 @@ void fs_engine_init(fs_engine_t *eng);
  * Poisson family obs->x is the count and obs->n is ignored. Negative or
  * non-finite counts are taken as 0, failures beyond attempts as attempts.
  * A threshold that is not > 0 never fires; a half-life that is not > 0 is
- * taken as 1 bucket. Never allocates, never fails.
+ * taken as 1 bucket. season (borrowed, may be NULL; ignored for the
+ * binomial family) is the slice's hour-of-week profile, learned and used as
+ * described above; NULL for a plain baseline. Never allocates, never fails.
  */
-void fs_engine_update(fs_engine_t *eng, const fs_engine_spec_t *spec,
+void fs_engine_update(fs_engine_t *eng, fs_season_t *season, const fs_engine_spec_t *spec,
                       const fs_model_params_t *params, const fs_model_obs_t *obs,
                       fs_model_verdict_t *verdict);
 

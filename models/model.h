@@ -50,7 +50,8 @@ typedef struct fs_model_obs {
  *   FAILURE_RATIO it is the parent's expected failure ratio. For the count
  *   signals it must be the expected count of THIS slice per bucket (e.g. the
  *   parent's expected count times this slice's usual share), never the
- *   parent's own count. It weighs as much as FS_BASELINE_PRIOR_EVENTS (10)
+ *   parent's own count. (A count model that follows its hour-of-week
+ *   profile divides it by the bucket's multiplier itself; see engine.h.) It weighs as much as FS_BASELINE_PRIOR_EVENTS (10)
  *   observed events, so it steers small slices and is negligible for busy ones.
  * - Negative or non-finite counts are taken as 0.
  */

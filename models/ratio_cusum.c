@@ -22,7 +22,7 @@ static void ratio_init(void *state, const fs_model_params_t *params)
 static void ratio_update(void *state, const fs_model_params_t *params, const fs_model_obs_t *obs,
                          fs_model_verdict_t *verdict)
 {
-    fs_engine_update(state, &spec, params, obs, verdict);
+    fs_engine_update(state, NULL, &spec, params, obs, verdict);
 }
 
 const fs_model_vtable_t fs_ratio_cusum_model = {

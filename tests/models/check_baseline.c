@@ -77,7 +77,7 @@ START_TEST(test_prior_weight)
      * 5 buckets: (25 + 10 + 0.5) / (50 + 5). */
     fs_baseline_init(&b);
     for (int i = 0; i < 50; i++)
-        fs_baseline_learn(&b, FS_FAMILY_POISSON, 1.0, 0, i % 2, 0.5, 0);
+        fs_baseline_learn(&b, FS_FAMILY_POISSON, 1.0, 1, i % 2, 0.5, 0);
     REL_CLOSE(fs_baseline_rate(&b, FS_FAMILY_POISSON, NAN), 25.5 / 50.0, 1e-12);
     REL_CLOSE(fs_baseline_rate(&b, FS_FAMILY_POISSON, 2.0), 35.5 / 55.0, 1e-12);
 
@@ -135,7 +135,7 @@ START_TEST(test_dispersion_poisson)
         for (int i = 0; i < 30000; i++) {
             double mu = 200.0 * exp(s * sim_normal(&rng) - 0.5 * s * s);
             double rate = fs_baseline_rate(&b, FS_FAMILY_POISSON, NAN);
-            fs_baseline_learn(&b, FS_FAMILY_POISSON, a, 0, sim_poisson(&rng, mu), rate, i > 500);
+            fs_baseline_learn(&b, FS_FAMILY_POISSON, a, 1, sim_poisson(&rng, mu), rate, i > 500);
         }
         REL_CLOSE(fs_baseline_dispersion(&b), cases[c].phi, cases[c].tol);
         REL_CLOSE(fs_baseline_rate(&b, FS_FAMILY_POISSON, NAN), 200.0, 0.05);
@@ -161,6 +161,36 @@ START_TEST(test_empty_bucket)
     REL_CLOSE(fs_baseline_dispersion(&b), phi, 1e-12);
     ck_assert_double_eq(b.buckets_seen, 1001.0);
     ck_assert_double_eq(b.trials_seen, 100000.0);
+}
+END_TEST
+
+/* Poisson buckets with an exposure (a seasonal multiplier): the rate is
+ * events per unit of exposure, (E + 0.5) / max(N, 1) with N the summed
+ * exposure. 100 buckets alternating exposure 0.5 with 5 events and
+ * exposure 2 with 20: (1250 + 0.5) / 125. Counts that follow their
+ * exposure exactly are no dispersion (phi 1); an exposure of 0 carries no
+ * information. */
+START_TEST(test_poisson_exposure)
+{
+    fs_baseline_t b;
+    double rate, phi;
+
+    fs_baseline_init(&b);
+    for (int i = 0; i < 100; i++) {
+        double m = i % 2 ? 2.0 : 0.5;
+        fs_baseline_learn(&b, FS_FAMILY_POISSON, 1.0, m, 10.0 * m,
+                          fs_baseline_rate(&b, FS_FAMILY_POISSON, NAN), i > 10);
+    }
+    REL_CLOSE(fs_baseline_rate(&b, FS_FAMILY_POISSON, NAN), 1250.5 / 125.0, 1e-12);
+    ck_assert_double_eq(b.trials_seen, 125.0);
+    ck_assert_double_eq(fs_baseline_dispersion(&b), 1.0);
+    /* A prior of 10 per unit weighs 10 / 10 = 1 unit of exposure. */
+    REL_CLOSE(fs_baseline_rate(&b, FS_FAMILY_POISSON, 10.0), (1250.5 + 10.0) / 126.0, 1e-12);
+    rate = fs_baseline_rate(&b, FS_FAMILY_POISSON, NAN);
+    phi = fs_baseline_dispersion(&b);
+    fs_baseline_learn(&b, FS_FAMILY_POISSON, 1.0, 0.0, 1000.0, rate, 1);
+    ck_assert_double_eq(fs_baseline_rate(&b, FS_FAMILY_POISSON, NAN), rate);
+    ck_assert_double_eq(fs_baseline_dispersion(&b), phi);
 }
 END_TEST
 
@@ -207,6 +237,7 @@ static Suite *baseline_suite(void)
     tcase_add_test(tc, test_dispersion_binomial);
     tcase_add_test(tc, test_dispersion_poisson);
     tcase_add_test(tc, test_empty_bucket);
+    tcase_add_test(tc, test_poisson_exposure);
     suite_add_tcase(s, tc);
     tc = tcase_create("cusum");
     tcase_add_test(tc, test_cusum_onset);

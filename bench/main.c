@@ -6,8 +6,10 @@
 
 #include "bench/gen.h"
 #include "bench/replay.h"
+#include "bench/report.h"
 #include "bench/score.h"
 #include "bench/stream.h"
+#include "bench/tune.h"
 
 static void usage(FILE *out)
 {
@@ -21,6 +23,11 @@ static void usage(FILE *out)
     fputs("       foreshock-bench score --truth T --alerts A [--playback P --errors E] "
           "[--json OUT] [--slices N] [--span D]\n",
           out);
+    fputs("       foreshock-bench tune -c FILE --playback P --errors E --truth T --out R.csv "
+          "[--sweep key=v1,v2,...]... [-X key=value]... [--jobs N] [--alerts-dir D]\n"
+          "       foreshock-bench report --truth T --alerts A --playback P --errors E "
+          "[--tune R.csv] --out REPORT.html\n",
+          out);
 }
 
 int main(int argc, char **argv)
@@ -33,6 +40,10 @@ int main(int argc, char **argv)
         return fs_bench_replay_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "score") == 0)
         return fs_bench_score_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "tune") == 0)
+        return fs_bench_tune_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "report") == 0)
+        return fs_bench_report_main(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout);
         return 0;

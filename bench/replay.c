@@ -10,10 +10,12 @@
  * JSON message per line; invalid lines are counted (and, with --deadletter,
  * written there with their reason). With -X store=redis the state goes to
  * Redis exactly as the daemon's, including offsets: a replay interrupted and
- * started again resumes after the last committed line.
+ * started again resumes after the last committed line. The replay itself is
+ * fs_bench_replay_run, which `foreshock-bench tune` calls once per point.
  */
 #include "bench/replay.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +67,8 @@ static void on_dead_letter(void *opaque, const char *topic, int32_t partition, i
     replay_sink_t *sink = opaque;
     if (!sink->deadletter)
         return;
-    fprintf(sink->deadletter, "%s/%d/%lld\t%s\t%.*s\n", topic, (int)partition,
-            (long long)offset, reason, (int)len, (const char *)payload);
+    fprintf(sink->deadletter, "%s/%d/%lld\t%s\t%.*s\n", topic, (int)partition, (long long)offset,
+            reason, (int)len, (const char *)payload);
 }
 
 static void on_alert(void *opaque, const char *id, const char *fingerprint, const char *message)
@@ -93,122 +95,69 @@ static void usage(FILE *out)
           out);
 }
 
-static int flush(fs_pipeline_t *pipeline)
+static int flush(fs_pipeline_t *pipeline, FILE *progress, char *err, size_t err_size)
 {
-    char err[512];
+    char why[512];
     int rc;
     /* The store may be briefly unavailable (Redis restarting): retry. */
-    for (int attempt = 0; (rc = fs_pipeline_flush(pipeline, err, sizeof err)) ==
-                              FS_STORE_EUNAVAILABLE && attempt < 600;
+    for (int attempt = 0;
+         (rc = fs_pipeline_flush(pipeline, why, sizeof why)) == FS_STORE_EUNAVAILABLE &&
+         attempt < 600;
          attempt++) {
-        if (attempt == 0)
-            fprintf(stderr, "replay: store unavailable (%s), retrying\n", err);
+        if (attempt == 0 && progress)
+            fprintf(progress, "replay: store unavailable (%s), retrying\n", why);
         struct timespec pause = {0, 100 * 1000000};
         nanosleep(&pause, NULL);
     }
     if (rc != FS_STORE_OK)
-        fprintf(stderr, "replay: flush failed: %s\n", err);
+        snprintf(err, err_size, "replay: flush failed: %s", why);
     return rc;
 }
 
-int fs_bench_replay_main(int argc, char **argv)
+/* The message perror(path) would print. */
+static void path_error(char *err, size_t err_size, const char *path)
 {
-    enum { OPT_PLAYBACK = 256, OPT_ERRORS, OPT_ALERTS, OPT_DEADLETTER };
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"playback", required_argument, NULL, OPT_PLAYBACK},
-        {"errors", required_argument, NULL, OPT_ERRORS},
-        {"alerts", required_argument, NULL, OPT_ALERTS},
-        {"deadletter", required_argument, NULL, OPT_DEADLETTER},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config_path = NULL, *alerts_path = NULL, *deadletter_path = NULL;
-    input_t inputs[2] = {{.kind = FS_EVENT_PLAYBACK, .handle = -1},
-                         {.kind = FS_EVENT_ERROR, .handle = -1}};
-    const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
-    size_t n_overrides = 0;
-    fs_config_t *cfg = NULL;
-    fs_config_diag_t diag = {0};
+    snprintf(err, err_size, "%s: %s", path, strerror(errno));
+}
+
+int fs_bench_replay_run(const fs_config_t *cfg, const fs_bench_replay_files_t *files,
+                        FILE *progress, fs_bench_replay_stats_t *stats, char *err, size_t err_size)
+{
+    input_t inputs[2] = {{.path = files->playback, .kind = FS_EVENT_PLAYBACK, .handle = -1},
+                         {.path = files->errors, .kind = FS_EVENT_ERROR, .handle = -1}};
     fs_store_t *store = NULL;
     fs_pipeline_t *pipeline = NULL;
     replay_sink_t sink = {0};
     char *line = NULL;
     size_t line_cap = 0;
-    int status = 1;
-    char err[512];
+    int rc = -1;
+    char why[512];
 
-    if (!overrides)
-        return 1;
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:X:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'X':
-            overrides[n_overrides++] = optarg;
-            break;
-        case OPT_PLAYBACK:
-            inputs[0].path = optarg;
-            break;
-        case OPT_ERRORS:
-            inputs[1].path = optarg;
-            break;
-        case OPT_ALERTS:
-            alerts_path = optarg;
-            break;
-        case OPT_DEADLETTER:
-            deadletter_path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            status = 0;
-            goto done;
-        default:
-            usage(stderr);
-            status = 2;
-            goto done;
-        }
-    }
-    if (!config_path || !inputs[0].path || !inputs[1].path || !alerts_path || optind != argc) {
-        usage(stderr);
-        status = 2;
-        goto done;
-    }
-
-    cfg = fs_config_new();
-    if (!cfg || fs_config_set_default(cfg, "store", "memory") != 0)
-        goto done;
-    if (fs_config_load(cfg, config_path, overrides, n_overrides, &diag) != 0) {
-        for (size_t i = 0; i < diag.n; i++)
-            fprintf(stderr, "%s\n", diag.messages[i]);
-        goto done;
-    }
-    store = fs_store_open(cfg, err, sizeof err);
+    memset(stats, 0, sizeof *stats);
+    err[0] = '\0';
+    store = fs_store_open(cfg, why, sizeof why);
     if (!store) {
-        fprintf(stderr, "replay: %s\n", err);
+        snprintf(err, err_size, "replay: %s", why);
         goto done;
     }
-    sink.alerts = fopen(alerts_path, "w");
+    sink.alerts = fopen(files->alerts, "w");
     if (!sink.alerts) {
-        perror(alerts_path);
+        path_error(err, err_size, files->alerts);
         goto done;
     }
-    if (deadletter_path && !(sink.deadletter = fopen(deadletter_path, "w"))) {
-        perror(deadletter_path);
+    if (files->deadletter && !(sink.deadletter = fopen(files->deadletter, "w"))) {
+        path_error(err, err_size, files->deadletter);
         goto done;
     }
     fs_pipeline_sink_t pipeline_sink = {&sink, on_dead_letter, on_alert};
-    pipeline = fs_pipeline_new(cfg, store, &pipeline_sink, err, sizeof err);
+    pipeline = fs_pipeline_new(cfg, store, &pipeline_sink, why, sizeof why);
     if (!pipeline) {
-        fprintf(stderr, "replay: %s\n", err);
+        snprintf(err, err_size, "replay: %s", why);
         goto done;
     }
     sink.pipeline = pipeline;
-    if (fs_pipeline_restore(pipeline, on_pending, &sink, err, sizeof err) != FS_STORE_OK) {
-        fprintf(stderr, "replay: cannot read the store: %s\n", err);
+    if (fs_pipeline_restore(pipeline, on_pending, &sink, why, sizeof why) != FS_STORE_OK) {
+        snprintf(err, err_size, "replay: cannot read the store: %s", why);
         goto done;
     }
 
@@ -217,14 +166,14 @@ int fs_bench_replay_main(int argc, char **argv)
         struct stat st;
         in->f = fopen(in->path, "r");
         if (!in->f) {
-            perror(in->path);
+            path_error(err, err_size, in->path);
             goto done;
         }
         in->size = fstat(fileno(in->f), &st) == 0 && st.st_size > 0 ? (double)st.st_size : 1;
         const char *topic = i == 0 ? "replay:playback" : "replay:errors";
         int64_t stored = -1;
-        if (fs_store_offset(store, topic, 0, &stored, err, sizeof err) != FS_STORE_OK) {
-            fprintf(stderr, "replay: cannot read offsets: %s\n", err);
+        if (fs_store_offset(store, topic, 0, &stored, why, sizeof why) != FS_STORE_OK) {
+            snprintf(err, err_size, "replay: cannot read offsets: %s", why);
             goto done;
         }
         in->handle = fs_pipeline_add_partition(pipeline, topic, 0, in->kind, stored);
@@ -246,7 +195,7 @@ int fs_bench_replay_main(int argc, char **argv)
             in = &inputs[0];
         else
             in = inputs[0].read / inputs[0].size <= inputs[1].read / inputs[1].size ? &inputs[0]
-                                                                                     : &inputs[1];
+                                                                                    : &inputs[1];
         if (in->held) {
             /* The other file is behind in event time: read it first. */
             input_t *other = in == &inputs[0] ? &inputs[1] : &inputs[0];
@@ -278,8 +227,10 @@ int fs_bench_replay_main(int argc, char **argv)
         if (taken == FS_PIPELINE_AHEAD && !in->held) {
             in->held = strndup(line, (size_t)len);
             in->held_len = (size_t)len;
-            if (!in->held)
+            if (!in->held) {
+                snprintf(err, err_size, "replay: out of memory");
                 goto done;
+            }
             continue;
         }
         if (taken == FS_PIPELINE_AHEAD)
@@ -287,50 +238,137 @@ int fs_bench_replay_main(int argc, char **argv)
         free(in->held);
         in->held = NULL;
         in->line++;
-        fs_pipeline_stats_t stats;
-        fs_pipeline_stats(pipeline, &stats);
-        if (stats.watermark_ms - last_flush_wm >= cfg->window_flush_ms) {
-            if (flush(pipeline) != FS_STORE_OK)
+        fs_pipeline_stats_t pstats;
+        fs_pipeline_stats(pipeline, &pstats);
+        if (pstats.watermark_ms - last_flush_wm >= cfg->window_flush_ms) {
+            if (flush(pipeline, progress, err, err_size) != FS_STORE_OK)
                 goto done;
-            last_flush_wm = stats.watermark_ms;
+            last_flush_wm = pstats.watermark_ms;
         }
     }
     fs_pipeline_drain(pipeline);
-    if (flush(pipeline) != FS_STORE_OK)
+    if (flush(pipeline, progress, err, err_size) != FS_STORE_OK)
         goto done;
-    double elapsed = mono_s() - started;
-
-    fs_pipeline_stats_t stats;
-    fs_pipeline_stats(pipeline, &stats);
-    fprintf(stderr,
-            "replay: %llu events in %.2f s (%.0f events/s), %llu invalid, %llu late, "
-            "%llu future, %zu live slices, %llu alerts (%llu fired, %llu resolved), "
-            "%llu store round trips (%.6f per event), %zu bytes of state per slice\n",
-            (unsigned long long)stats.events, elapsed,
-            elapsed > 0 ? (double)(stats.events + stats.invalid) / elapsed : 0.0,
-            (unsigned long long)stats.invalid, (unsigned long long)stats.late,
-            (unsigned long long)stats.future, stats.live_slices,
-            (unsigned long long)sink.alerts_written, (unsigned long long)stats.alerts_fired,
-            (unsigned long long)stats.alerts_resolved,
-            (unsigned long long)fs_store_round_trips(store),
-            stats.events ? (double)fs_store_round_trips(store) / (double)stats.events : 0.0,
-            fs_pipeline_bytes_per_slice(pipeline));
-    status = 0;
+    stats->elapsed_s = mono_s() - started;
+    fs_pipeline_stats(pipeline, &stats->pipeline);
+    stats->alerts_written = sink.alerts_written;
+    stats->store_round_trips = fs_store_round_trips(store);
+    stats->bytes_per_slice = fs_pipeline_bytes_per_slice(pipeline);
+    stats->finished = 1;
+    rc = 0;
 done:
     for (int i = 0; i < 2; i++) {
         if (inputs[i].f)
             fclose(inputs[i].f);
         free(inputs[i].held);
     }
-    if (sink.alerts && fclose(sink.alerts) != 0 && status == 0) {
-        perror(alerts_path);
-        status = 1;
+    if (sink.alerts && fclose(sink.alerts) != 0 && rc == 0) {
+        path_error(err, err_size, files->alerts);
+        rc = -1;
     }
     if (sink.deadletter)
         fclose(sink.deadletter);
     free(line);
     fs_pipeline_free(pipeline);
     fs_store_free(store);
+    return rc;
+}
+
+int fs_bench_replay_main(int argc, char **argv)
+{
+    enum { OPT_PLAYBACK = 256, OPT_ERRORS, OPT_ALERTS, OPT_DEADLETTER };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"playback", required_argument, NULL, OPT_PLAYBACK},
+        {"errors", required_argument, NULL, OPT_ERRORS},
+        {"alerts", required_argument, NULL, OPT_ALERTS},
+        {"deadletter", required_argument, NULL, OPT_DEADLETTER},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    fs_bench_replay_files_t files = {NULL, NULL, NULL, NULL};
+    const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
+    size_t n_overrides = 0;
+    fs_config_t *cfg = NULL;
+    fs_config_diag_t diag = {0};
+    fs_bench_replay_stats_t stats;
+    int status = 1;
+    char err[1024];
+
+    if (!overrides)
+        return 1;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:X:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'X':
+            overrides[n_overrides++] = optarg;
+            break;
+        case OPT_PLAYBACK:
+            files.playback = optarg;
+            break;
+        case OPT_ERRORS:
+            files.errors = optarg;
+            break;
+        case OPT_ALERTS:
+            files.alerts = optarg;
+            break;
+        case OPT_DEADLETTER:
+            files.deadletter = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto done;
+        default:
+            usage(stderr);
+            status = 2;
+            goto done;
+        }
+    }
+    if (!config_path || !files.playback || !files.errors || !files.alerts || optind != argc) {
+        usage(stderr);
+        status = 2;
+        goto done;
+    }
+
+    cfg = fs_config_new();
+    if (!cfg || fs_config_set_default(cfg, "store", "memory") != 0)
+        goto done;
+    if (fs_config_load(cfg, config_path, overrides, n_overrides, &diag) != 0) {
+        for (size_t i = 0; i < diag.n; i++)
+            fprintf(stderr, "%s\n", diag.messages[i]);
+        goto done;
+    }
+    int rc = fs_bench_replay_run(cfg, &files, stderr, &stats, err, sizeof err);
+    if (stats.finished) {
+        const fs_pipeline_stats_t *ps = &stats.pipeline;
+        double elapsed = stats.elapsed_s;
+        fprintf(stderr,
+                "replay: %llu events in %.2f s (%.0f events/s), %llu invalid, %llu late, "
+                "%llu future, %zu live slices, %llu alerts (%llu fired, %llu resolved), "
+                "%llu store round trips (%.6f per event), %zu bytes of state per slice\n",
+                (unsigned long long)ps->events, elapsed,
+                elapsed > 0 ? (double)(ps->events + ps->invalid) / elapsed : 0.0,
+                (unsigned long long)ps->invalid, (unsigned long long)ps->late,
+                (unsigned long long)ps->future, ps->live_slices,
+                (unsigned long long)stats.alerts_written, (unsigned long long)ps->alerts_fired,
+                (unsigned long long)ps->alerts_resolved,
+                (unsigned long long)stats.store_round_trips,
+                ps->events ? (double)stats.store_round_trips / (double)ps->events : 0.0,
+                stats.bytes_per_slice);
+    }
+    if (rc != 0) {
+        if (err[0])
+            fprintf(stderr, "%s\n", err);
+        goto done;
+    }
+    status = 0;
+done:
     fs_config_diag_clear(&diag);
     fs_config_free(cfg);
     free(overrides);

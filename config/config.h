@@ -77,7 +77,13 @@ typedef struct fs_config {
     double severity_critical_share;
     int64_t severity_warning_users;
     int64_t log_status_ms;
+    int metrics_enabled;
+    char *metrics_address;
     int store; /* fs_store_kind_t */
+    char *alertmanager_url;          /* foreshock-alertmanager only */
+    int64_t alertmanager_resend_ms;
+    int64_t alertmanager_timeout_ms;
+    char *alertmanager_group_id;
 
     fs_kafka_prop_t *kafka;
     size_t n_kafka;

@@ -117,9 +117,34 @@ const fs_key_t fs_config_keys[] = {
      "from zero nor miss what happened in between."},
     {"log.status_interval", FS_KEY_DURATION, "10s", 1000, 3600000, "ms", NULL,
      FIELD(log_status_ms), "How often the status line is logged."},
+    {"metrics.enabled", FS_KEY_BOOL, "true", NO_RANGE, NULL, NULL, FIELD(metrics_enabled),
+     "Serve the monitoring endpoint on `metrics.address`: `/metrics` (Prometheus text "
+     "format), `/healthz` and `/readyz`. A port that cannot be listened on stops startup."},
+    {"metrics.address", FS_KEY_ADDRESS, "127.0.0.1:9464", NO_RANGE, NULL, NULL,
+     FIELD(metrics_address),
+     "Where the monitoring endpoint listens, as HOST:PORT (`0.0.0.0:9464` for every IPv4 "
+     "interface, `[::1]:9464` for IPv6). A Unix socket path is not supported."},
     {"store", FS_KEY_ENUM, "redis", NO_RANGE, NULL, store_choices, FIELD(store),
      "Where window state lives: `redis` (durable, shared, exactly-once) or `memory` (one "
      "process, nothing kept). `foreshock-bench replay` defaults to `memory`."},
+    {"alertmanager.url", FS_KEY_STRING, "http://127.0.0.1:9093", NO_RANGE, NULL, NULL,
+     FIELD(alertmanager_url),
+     "foreshock-alertmanager: base URL of Prometheus Alertmanager (http or https); alerts "
+     "are posted to its /api/v2/alerts."},
+    {"alertmanager.resend_interval", FS_KEY_DURATION, "1m", 1000, 3600000, "ms", NULL,
+     FIELD(alertmanager_resend_ms),
+     "foreshock-alertmanager: how often each firing alert is posted again. Alertmanager "
+     "resolves an alert by itself resolve_timeout (default 5m) after its last post, so keep "
+     "this well below it."},
+    {"alertmanager.timeout", FS_KEY_DURATION, "10s", 100, 300000, "ms", NULL,
+     FIELD(alertmanager_timeout_ms),
+     "foreshock-alertmanager: time allowed for one POST (connecting included) before it "
+     "counts as failed and is retried with backoff."},
+    {"alertmanager.group_id", FS_KEY_STRING, "foreshock-alertmanager", NO_RANGE, NULL, NULL,
+     FIELD(alertmanager_group_id),
+     "foreshock-alertmanager: its Kafka consumer group on topics.alerts (it does not use "
+     "kafka.group.id, the detector's group). Offsets are committed here only after "
+     "everything up to them was posted."},
 };
 
 const size_t fs_config_n_keys = sizeof fs_config_keys / sizeof fs_config_keys[0];

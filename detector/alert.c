@@ -37,6 +37,9 @@ void fs_alert_id(const fs_alert_t *a, char out[FS_ALERT_ID_LEN + 1])
     uint64_t h = fs_fnv1a(FS_FNV_OFFSET, fp, sizeof fp);
     h = fs_fnv1a(h, a->firing ? "firing" : "resolved", a->firing ? 6 : 8);
     h = fs_fnv1a(h, &a->starts_at_ms, sizeof a->starts_at_ms);
+    /* A slice can be named again in one incident after a handover back: the
+     * detection time keeps those messages apart. */
+    h = fs_fnv1a(h, &a->detected_at_ms, sizeof a->detected_at_ms);
     snprintf(out, FS_ALERT_ID_LEN + 1, "%016" PRIx64, h);
 }
 

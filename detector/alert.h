@@ -3,8 +3,9 @@
  *
  * An alert is about one signal of one slice. Its fingerprint is a stable
  * hash of (alertname, slice key), the same in every process and release, and
- * every message has a deterministic id (fingerprint, status, startsAt) so a
- * message re-sent after a crash can be recognised on the alerts topic.
+ * every message has a deterministic id (fingerprint, status, startsAt,
+ * detectedAt) so a message re-sent after a crash can be recognised on the
+ * alerts topic.
  */
 #ifndef FS_DETECTOR_ALERT_H
 #define FS_DETECTOR_ALERT_H

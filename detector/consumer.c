@@ -1,5 +1,11 @@
 /*
  * consumer.c: the Kafka consumer of the input topics (see consumer.h).
+ *
+ * It also keeps the figures of librdkafka's statistics reports that the
+ * metrics endpoint shows (per-partition lag, watermark, committed offset)
+ * and that readiness needs (whether any broker connection is up). The
+ * reports arrive as JSON on the consumer queue, so they are parsed (with
+ * jansson) on the daemon's thread, inside fs_consumer_poll.
  */
 #include "detector/consumer.h"
 
@@ -7,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "detector/kafka_conf.h"
@@ -14,6 +21,7 @@
 
 #define MAX_BATCH 4096
 #define MAX_HELD_PARTITIONS 1024
+#define STATS_INTERVAL_MS "1000"
 
 /* Messages of one partition that could not be taken yet, in offset order. */
 typedef struct held {
@@ -34,6 +42,11 @@ struct fs_consumer {
     held_t held[MAX_HELD_PARTITIONS];
     size_t n_held;
     rd_kafka_topic_partition_list_t *to_commit;
+    /* From the last statistics report. */
+    fs_consumer_partition_t *stats;
+    size_t n_stats, cap_stats;
+    int brokers_up; /* -1 before the first report */
+    uint64_t reports;
 };
 
 static fs_event_kind_t kind_of(const fs_consumer_t *c, const char *topic)
@@ -84,6 +97,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (c->assignment)
             rd_kafka_topic_partition_list_destroy(c->assignment);
         c->assignment = NULL;
+        c->n_stats = 0;
         fs_log(FS_LOG_INFO, "partitions_revoked", "count=%d", partitions->cnt);
     }
 }
@@ -94,6 +108,86 @@ static void on_log(const rd_kafka_t *rk, int level, const char *facility, const 
     (void)rk;
     fs_log(level <= 3 ? FS_LOG_ERROR : level <= 4 ? FS_LOG_WARN : FS_LOG_DEBUG, "librdkafka",
            "facility=%s message=%s", facility, fs_log_quote(buf, q, sizeof q));
+}
+
+static int is_assigned(const fs_consumer_t *c, const char *topic, int32_t partition)
+{
+    for (int i = 0; c->assignment && i < c->assignment->cnt; i++)
+        if (c->assignment->elems[i].partition == partition &&
+            strcmp(c->assignment->elems[i].topic, topic) == 0)
+            return 1;
+    return 0;
+}
+
+/* An offset field of a statistics object; librdkafka writes -1001
+ * (RD_KAFKA_OFFSET_INVALID) for unknown offsets. */
+static int64_t offset_of(const json_t *obj, const char *field)
+{
+    json_t *v = json_object_get(obj, field);
+    int64_t n = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+    return n < 0 ? -1 : n;
+}
+
+/* Keeps the assigned partitions of one input topic from a report. */
+static void stats_topic(fs_consumer_t *c, json_t *topics, const char *topic)
+{
+    json_t *partitions = json_object_get(json_object_get(topics, topic), "partitions");
+    const char *key;
+    json_t *p;
+    json_object_foreach(partitions, key, p)
+    {
+        json_t *id = json_object_get(p, "partition");
+        if (!json_is_integer(id) || json_integer_value(id) < 0 ||
+            json_integer_value(id) > INT32_MAX ||
+            !is_assigned(c, topic, (int32_t)json_integer_value(id)))
+            continue;
+        if (c->n_stats == c->cap_stats) {
+            size_t cap = c->cap_stats ? 2 * c->cap_stats : 16;
+            fs_consumer_partition_t *grown = realloc(c->stats, cap * sizeof *grown);
+            if (!grown)
+                return;
+            c->stats = grown;
+            c->cap_stats = cap;
+        }
+        fs_consumer_partition_t *out = &c->stats[c->n_stats++];
+        out->topic = topic;
+        out->partition = (int32_t)json_integer_value(id);
+        out->lag = offset_of(p, "consumer_lag");
+        out->high_watermark = offset_of(p, "hi_offset");
+        out->committed = offset_of(p, "committed_offset");
+        out->position = offset_of(p, "app_offset");
+    }
+}
+
+/* librdkafka's statistics report (STATISTICS.md): brokers and partitions. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    fs_consumer_t *c = opaque;
+    json_t *root = json_loadb(json, json_len, 0, NULL);
+    const char *name;
+    json_t *b;
+    int up = 0;
+    (void)rk;
+    if (!root) {
+        fs_log(FS_LOG_DEBUG, "stats_unreadable", NULL);
+        return 0; /* librdkafka frees json */
+    }
+    json_object_foreach(json_object_get(root, "brokers"), name, b)
+    {
+        /* The internal broker stands for no connection. */
+        const char *state = json_string_value(json_object_get(b, "state"));
+        const char *source = json_string_value(json_object_get(b, "source"));
+        if (state && strcmp(state, "UP") == 0 && !(source && strcmp(source, "internal") == 0))
+            up++;
+    }
+    c->n_stats = 0;
+    json_t *topics = json_object_get(root, "topics");
+    stats_topic(c, topics, c->cfg->topics_playback);
+    stats_topic(c, topics, c->cfg->topics_errors);
+    c->brokers_up = up;
+    c->reports++;
+    json_decref(root);
+    return 0;
 }
 
 static int has_property(const fs_config_t *cfg, const char *name)
@@ -119,6 +213,7 @@ void fs_consumer_free(fs_consumer_t *c)
     }
     if (c->assignment)
         rd_kafka_topic_partition_list_destroy(c->assignment);
+    free(c->stats);
     free(c);
 }
 
@@ -135,6 +230,7 @@ fs_consumer_t *fs_consumer_new(const fs_config_t *cfg, const fs_consumer_handler
     }
     c->cfg = cfg;
     c->handler = *handler;
+    c->brokers_up = -1;
     conf = fs_kafka_conf_new(cfg, &diag);
     if (!conf) {
         snprintf(err, err_size, "%s", diag.n ? diag.messages[0] : "kafka configuration");
@@ -152,6 +248,12 @@ fs_consumer_t *fs_consumer_new(const fs_config_t *cfg, const fs_consumer_handler
     if (!has_property(cfg, "queued.min.messages") &&
         rd_kafka_conf_set(conf, "queued.min.messages", "1000000", err, err_size))
         goto fail;
+    /* Statistics feed the metrics endpoint and readiness; a configured
+     * interval wins (0 turns them off). */
+    if (cfg->metrics_enabled && !has_property(cfg, "statistics.interval.ms") &&
+        rd_kafka_conf_set(conf, "statistics.interval.ms", STATS_INTERVAL_MS, err, err_size))
+        goto fail;
+    rd_kafka_conf_set_stats_cb(conf, on_stats);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_opaque(conf, c);
@@ -375,4 +477,27 @@ int64_t fs_consumer_lag(fs_consumer_t *c)
 int fs_consumer_assigned(const fs_consumer_t *c)
 {
     return c->assignment ? c->assignment->cnt : 0;
+}
+
+uint64_t fs_consumer_stats_reports(const fs_consumer_t *c)
+{
+    return c ? c->reports : 0;
+}
+
+void fs_consumer_partitions(const fs_consumer_t *c,
+                            void (*cb)(void *opaque, const fs_consumer_partition_t *p),
+                            void *opaque)
+{
+    for (size_t i = 0; c && i < c->n_stats; i++)
+        cb(opaque, &c->stats[i]);
+}
+
+int fs_consumer_brokers_up(const fs_consumer_t *c)
+{
+    return c ? c->brokers_up : -1;
+}
+
+const char *fs_consumer_librdkafka_version(void)
+{
+    return rd_kafka_version_str();
 }

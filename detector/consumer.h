@@ -70,4 +70,37 @@ int64_t fs_consumer_lag(fs_consumer_t *c);
 /* Number of assigned partitions. */
 int fs_consumer_assigned(const fs_consumer_t *c);
 
+/*
+ * librdkafka's statistics (statistics.interval.ms, 1 s unless configured;
+ * none when metrics.enabled is false), parsed when they arrive inside
+ * fs_consumer_poll. Offsets are -1 where librdkafka does not know them.
+ */
+typedef struct fs_consumer_partition {
+    const char *topic; /* the configuration's topic name (borrowed) */
+    int32_t partition;
+    int64_t lag;            /* consumer_lag: high watermark (last stable offset under
+                               read_committed) minus the committed offset */
+    int64_t high_watermark; /* hi_offset */
+    int64_t committed;      /* committed_offset: what foreshock committed after its
+                               last store batch */
+    int64_t position;       /* app_offset: the next offset handed to the pipeline */
+} fs_consumer_partition_t;
+
+/* Statistics reports received so far: the figures below change only when
+ * this does. */
+uint64_t fs_consumer_stats_reports(const fs_consumer_t *c);
+
+/* Calls cb for every assigned partition of the last report (nothing before
+ * the first). p is valid during the call only. */
+void fs_consumer_partitions(const fs_consumer_t *c,
+                            void (*cb)(void *opaque, const fs_consumer_partition_t *p),
+                            void *opaque);
+
+/* Brokers the last report showed connected (state UP), or -1 before the
+ * first report. */
+int fs_consumer_brokers_up(const fs_consumer_t *c);
+
+/* The version of the librdkafka library in use ("2.0.2"). */
+const char *fs_consumer_librdkafka_version(void);
+
 #endif

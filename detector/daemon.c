@@ -9,6 +9,10 @@
  * because the batch and its offsets land together. A batch refused by the
  * fence means another instance moved on: state is dropped and every
  * partition re-read from the stored offsets.
+ *
+ * The loop also keeps the metrics registry up to date and publishes a
+ * snapshot of it, with its readiness verdict, for the HTTP endpoint's thread
+ * (http.h); publishing never waits for a scrape.
  */
 #include "detector/daemon.h"
 
@@ -19,7 +23,9 @@
 #include <time.h>
 
 #include "detector/consumer.h"
+#include "detector/http.h"
 #include "detector/log.h"
+#include "detector/metrics.h"
 #include "detector/pipeline.h"
 #include "detector/publisher.h"
 #include "detector/store.h"
@@ -28,6 +34,14 @@
 #define BACKOFF_MAX_MS 5000
 #define OUTBOX_SCAN_DEPTH 10000
 #define MAX_HANDLES 4096
+#define REPORT_INTERVAL_MS 100
+
+#ifndef FS_VERSION
+#define FS_VERSION "unknown"
+#endif
+#ifndef FS_HIREDIS_VERSION
+#define FS_HIREDIS_VERSION "unknown"
+#endif
 
 static volatile sig_atomic_t stop_requested;
 
@@ -36,6 +50,23 @@ static void on_signal(int sig)
     (void)sig;
     stop_requested = 1;
 }
+
+/* The daemon's metric families (metrics.h); all NULL when metrics are off,
+ * which makes every update a no-op. */
+typedef struct daemon_metrics {
+    fs_metric_t *consumed; /* {topic} */
+    int consumed_id[2];    /* by fs_event_kind_t */
+    fs_metric_t *applied, *invalid, *late, *future;
+    fs_metric_t *live_slices, *slice_overflow, *evicted;
+    fs_metric_t *buckets_closed, *watermark;
+    fs_metric_t *round_trips, *redis_errors, *fenced, *store_up;
+    fs_metric_t *flush_seconds, *eval_seconds;
+    fs_metric_t *fired, *resolved; /* {alertname} */
+    fs_metric_t *open_alerts;
+    fs_metric_t *lag, *high_watermark, *committed, *position; /* {topic, partition} */
+    fs_metric_t *assigned, *brokers_up, *ready;
+    fs_metric_t *build_info, *start_time;
+} daemon_metrics_t;
 
 typedef struct daemon {
     const fs_config_t *cfg;
@@ -56,7 +87,16 @@ typedef struct daemon {
     char **pending_ids;
     char **pending_messages;
     size_t n_pending;
+    /* monitoring */
+    fs_metrics_t *metrics;
+    fs_http_t *http;
+    daemon_metrics_t m;
+    uint64_t consumed[2]; /* messages taken by the pipeline, by fs_event_kind_t */
+    uint64_t stats_reports; /* the consumer's statistics reports already shown */
+    int64_t last_report;
 } daemon_t;
+
+static void report(daemon_t *d, int force);
 
 static int64_t wall_ms(void)
 {
@@ -70,6 +110,13 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void sleep_ms(int64_t ms)
@@ -95,6 +142,34 @@ static void sink_dead_letter(void *opaque, const char *topic, int32_t partition,
     }
 }
 
+/* The value of the first `"name":"value"` string field of a compact JSON
+ * message (alert messages are written without spaces), or "". */
+static void string_field(const char *message, const char *name, char *out, size_t size)
+{
+    char key[64];
+    size_t n = 0;
+    snprintf(key, sizeof key, "\"%s\":\"", name);
+    const char *p = strstr(message, key);
+    if (p)
+        for (p += strlen(key); *p && *p != '"' && n + 1 < size; p++) {
+            if (*p == '\\' && !*++p)
+                break;
+            out[n++] = *p;
+        }
+    out[n] = '\0';
+}
+
+/* Counts a published alert message by its alertname and status. */
+static void count_alert(daemon_t *d, const char *message)
+{
+    char alertname[128], status[16];
+    string_field(message, "alertname", alertname, sizeof alertname);
+    string_field(message, "status", status, sizeof status);
+    const char *labels[] = {alertname[0] ? alertname : "unknown"};
+    fs_metric_t *f = strcmp(status, "resolved") == 0 ? d->m.resolved : d->m.fired;
+    fs_metric_add(f, fs_metric_series(f, labels), 1);
+}
+
 static void sink_alert(void *opaque, const char *id, const char *fingerprint,
                        const char *message)
 {
@@ -104,6 +179,7 @@ static void sink_alert(void *opaque, const char *id, const char *fingerprint,
         fs_publisher_poll(d->publisher);
         sleep_ms(10);
     }
+    count_alert(d, message);
     fs_log(FS_LOG_INFO, "alert_published", "id=%s fingerprint=%s", fs_log_quote(id, q, sizeof q),
            fingerprint);
 }
@@ -130,6 +206,8 @@ static int64_t on_assigned(void *opaque, const char *topic, int32_t partition,
             fs_log(FS_LOG_WARN, "store_unavailable", "during=assign reason=%s",
                    fs_log_quote(err, q, sizeof q));
         d->store_down = 1;
+        fs_metric_add(d->m.redis_errors, 0, 1);
+        report(d, 1);
         if (stop_requested)
             break;
         sleep_ms(backoff);
@@ -185,9 +263,12 @@ static int on_message(void *opaque, const char *topic, int32_t partition, fs_eve
 {
     daemon_t *d = opaque;
     int handle = handle_of(d, topic, partition);
-    (void)kind;
-    return handle >= 0 && fs_pipeline_message(d->pipeline, handle, offset, payload, len,
-                                               d->now_ms) == FS_PIPELINE_AHEAD;
+    if (handle >= 0 &&
+        fs_pipeline_message(d->pipeline, handle, offset, payload, len, d->now_ms) ==
+            FS_PIPELINE_AHEAD)
+        return 1;
+    d->consumed[kind == FS_EVENT_ERROR]++;
+    return 0;
 }
 
 /* ---- flush and recovery ---- */
@@ -203,7 +284,17 @@ static int flush_now(daemon_t *d)
 {
     char err[512], q[600];
     fs_publisher_poll(d->publisher);
+    int dirty = fs_pipeline_dirty(d->pipeline);
+    int64_t t0 = mono_ns();
     int rc = fs_pipeline_flush(d->pipeline, err, sizeof err);
+    /* Only batches that carried something and landed: failures are counted
+     * as errors, and an empty flush is no round trip worth timing. */
+    if (rc == FS_STORE_OK && dirty)
+        fs_metric_observe(d->m.flush_seconds, 0, (double)(mono_ns() - t0) / 1e9);
+    if (rc == FS_STORE_EFENCE)
+        fs_metric_add(d->m.fenced, 0, 1);
+    else if (rc != FS_STORE_OK)
+        fs_metric_add(d->m.redis_errors, 0, 1);
     if (rc == FS_STORE_OK) {
         if (d->consumer) {
             fs_pipeline_stored_offsets(d->pipeline, add_commit, d);
@@ -245,12 +336,7 @@ static void collect_pending(void *opaque, const char *id, const char *message)
 /* The fingerprint of an alert message (its "fingerprint" field). */
 static void fingerprint_of(const char *message, char *out, size_t size)
 {
-    const char *p = strstr(message, "\"fingerprint\":\"");
-    size_t n = 0;
-    if (p)
-        for (p += 15; *p && *p != '"' && n + 1 < size; p++)
-            out[n++] = *p;
-    out[n] = '\0';
+    string_field(message, "fingerprint", out, size);
 }
 
 /*
@@ -267,6 +353,8 @@ static int restore(daemon_t *d)
             fs_log(FS_LOG_WARN, "store_unavailable", "during=start reason=%s",
                    fs_log_quote(err, q, sizeof q));
         d->store_down = 1;
+        fs_metric_add(d->m.redis_errors, 0, 1);
+        report(d, 1);
         for (size_t i = 0; i < d->n_pending; i++) {
             free(d->pending_ids[i]);
             free(d->pending_messages[i]);
@@ -330,7 +418,250 @@ static void log_status(daemon_t *d, fs_pipeline_stats_t *prev, uint64_t *prev_tr
            fs_consumer_assigned(d->consumer), d->store_down ? "down" : "up");
     *prev = s;
     *prev_trips = trips;
+}
 
+/* ---- metrics and readiness ---- */
+
+/*
+ * Registers the daemon's metric families. Returns 0, or -1 if one could not
+ * be registered (out of memory, or a bug in the names below).
+ */
+static int metrics_init(daemon_t *d)
+{
+    static const char *const topic[] = {"topic", NULL};
+    static const char *const alertname[] = {"alertname", NULL};
+    static const char *const partition[] = {"topic", "partition", NULL};
+    static const char *const build[] = {"version", "librdkafka", "hiredis", NULL};
+    /* A flush is one Lua call: milliseconds live, up to seconds while
+     * catching up on a backlog. */
+    static const double flush_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                          0.25,  0.5,    1,     2.5,  5,     10};
+    /* Evaluating one bucket runs every live slice's models: microseconds for
+     * a few slices, tens of milliseconds near slices.max. */
+    static const double eval_bounds[] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+                                         0.0005,  0.001,    0.0025,  0.005,  0.01,
+                                         0.025,   0.05,     0.1,     0.25,   1};
+    fs_metrics_t *r = d->metrics;
+    daemon_metrics_t *m = &d->m;
+
+    m->build_info = fs_metrics_gauge(r, "foreshock_build_info",
+                                     "Always 1; the labels say which versions are running.", build);
+    m->start_time = fs_metrics_gauge(r, "foreshock_start_time_seconds",
+                                     "When the daemon started, in Unix seconds.", NULL);
+    m->ready = fs_metrics_gauge(r, "foreshock_ready",
+                                "1 when /readyz answers 200: connected to the broker, partitions "
+                                "assigned, consumption not paused by a store outage.",
+                                NULL);
+    m->consumed = fs_metrics_counter(r, "foreshock_events_consumed_total",
+                                     "Messages read from each input topic and taken by the "
+                                     "pipeline, valid or not.",
+                                     topic);
+    m->applied = fs_metrics_counter(r, "foreshock_events_applied_total",
+                                    "Events applied to the counters.", NULL);
+    m->invalid = fs_metrics_counter(r, "foreshock_events_invalid_total",
+                                    "Invalid messages, published to the dead-letter topic.", NULL);
+    m->late = fs_metrics_counter(r, "foreshock_events_late_total",
+                                 "Events older than the closed buckets: counted, not applied.",
+                                 NULL);
+    m->future = fs_metrics_counter(r, "foreshock_events_future_total",
+                                   "Events stamped more than window.future_skew ahead of the "
+                                   "clock: counted, not applied.",
+                                   NULL);
+    m->live_slices = fs_metrics_gauge(r, "foreshock_live_slices", "Slices kept now.", NULL);
+    m->slice_overflow = fs_metrics_counter(r, "foreshock_slice_overflow_total",
+                                           "Slice memberships dropped at the slices.max bound.",
+                                           NULL);
+    m->evicted = fs_metrics_counter(r, "foreshock_slices_evicted_total",
+                                    "Slices forgotten after slices.idle without events.", NULL);
+    m->buckets_closed = fs_metrics_counter(r, "foreshock_buckets_closed_total",
+                                           "Event-time buckets closed and evaluated.", NULL);
+    m->watermark = fs_metrics_gauge(r, "foreshock_event_time_watermark_seconds",
+                                    "End of the last closed bucket (event time, Unix seconds).",
+                                    NULL);
+    m->eval_seconds = fs_metrics_histogram(
+        r, "foreshock_evaluation_duration_seconds",
+        "Time to evaluate one closed bucket (every live slice's models), for buckets closed "
+        "by the loop's tick; those closed while messages are consumed are not timed yet.",
+        NULL, eval_bounds, sizeof eval_bounds / sizeof eval_bounds[0]);
+    m->flush_seconds = fs_metrics_histogram(
+        r, "foreshock_flush_duration_seconds",
+        "Time to commit one store batch (one Redis round trip) that carried changes.", NULL,
+        flush_bounds, sizeof flush_bounds / sizeof flush_bounds[0]);
+    m->round_trips = fs_metrics_counter(r, "foreshock_redis_round_trips_total",
+                                        "Requests sent to Redis (0 with store = memory).", NULL);
+    m->redis_errors = fs_metrics_counter(r, "foreshock_redis_errors_total",
+                                         "Store calls of the daemon loop that failed (Redis "
+                                         "unreachable, timed out or refusing), each retry "
+                                         "counted.",
+                                         NULL);
+    m->fenced = fs_metrics_counter(r, "foreshock_store_fenced_total",
+                                   "Store batches refused by the offset fence (another instance "
+                                   "moved on); each drops in-process state.",
+                                   NULL);
+    m->store_up = fs_metrics_gauge(r, "foreshock_store_up",
+                                   "0 while the store is unavailable and consumption paused.",
+                                   NULL);
+    m->fired = fs_metrics_counter(r, "foreshock_alerts_fired_total",
+                                  "Firing alert messages published, by alertname.", alertname);
+    m->resolved = fs_metrics_counter(r, "foreshock_alerts_resolved_total",
+                                     "Resolved alert messages published, by alertname.",
+                                     alertname);
+    m->open_alerts = fs_metrics_gauge(r, "foreshock_open_alerts", "Alerts firing now.", NULL);
+    m->assigned = fs_metrics_gauge(r, "foreshock_consumer_assigned_partitions",
+                                   "Input partitions assigned to this instance.", NULL);
+    m->brokers_up = fs_metrics_gauge(r, "foreshock_kafka_brokers_up",
+                                     "Broker connections up in librdkafka's last statistics.",
+                                     NULL);
+    m->lag = fs_metrics_gauge(r, "foreshock_consumer_lag_messages",
+                              "Messages between the offset committed after the last store "
+                              "batch and the partition's end (librdkafka consumer_lag).",
+                              partition);
+    m->high_watermark = fs_metrics_gauge(r, "foreshock_consumer_high_watermark_offset",
+                                         "The partition's high watermark (librdkafka hi_offset).",
+                                         partition);
+    m->committed = fs_metrics_gauge(r, "foreshock_consumer_committed_offset",
+                                    "The offset committed to the group after the last store "
+                                    "batch (the next one to apply).",
+                                    partition);
+    m->position = fs_metrics_gauge(r, "foreshock_consumer_position_offset",
+                                   "The next offset the consumer hands to the pipeline "
+                                   "(librdkafka app_offset).",
+                                   partition);
+    const void *all[] = {m->build_info, m->start_time, m->ready, m->consumed, m->applied,
+                         m->invalid, m->late, m->future, m->live_slices, m->slice_overflow,
+                         m->evicted, m->buckets_closed, m->watermark, m->eval_seconds,
+                         m->flush_seconds, m->round_trips, m->redis_errors, m->fenced,
+                         m->store_up, m->fired, m->resolved, m->open_alerts, m->assigned,
+                         m->brokers_up, m->lag, m->high_watermark, m->committed, m->position};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!all[i])
+            return -1;
+    const char *versions[] = {FS_VERSION, fs_consumer_librdkafka_version(),
+                              FS_HIREDIS_VERSION};
+    fs_metric_set(m->build_info, fs_metric_series(m->build_info, versions), 1);
+    fs_metric_set(m->start_time, 0, (double)wall_ms() / 1000.0);
+    /* No value is better than a wrong one until these are known. */
+    fs_metric_hide(m->watermark, 0);
+    fs_metric_hide(m->brokers_up, 0);
+    const char *const topics[] = {d->cfg->topics_playback, d->cfg->topics_errors};
+    for (int k = 0; k < 2; k++) {
+        m->consumed_id[k] = fs_metric_series(m->consumed, &topics[k]);
+        if (m->consumed_id[k] < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * Closes the buckets the watermark allows, timing their evaluation: the
+ * pipeline reads no clock, so the time of a tick that closed k buckets is
+ * shared out evenly between them.
+ */
+static void tick(daemon_t *d)
+{
+    fs_pipeline_stats_t before, after;
+    if (!d->metrics) {
+        fs_pipeline_tick(d->pipeline, wall_ms());
+        return;
+    }
+    fs_pipeline_stats(d->pipeline, &before);
+    int64_t t0 = mono_ns();
+    fs_pipeline_tick(d->pipeline, wall_ms());
+    int64_t elapsed = mono_ns() - t0;
+    fs_pipeline_stats(d->pipeline, &after);
+    uint64_t closed = after.buckets_closed > before.buckets_closed
+                          ? after.buckets_closed - before.buckets_closed
+                          : 0;
+    for (uint64_t i = 0; i < closed; i++)
+        fs_metric_observe(d->m.eval_seconds, 0, (double)elapsed / 1e9 / (double)closed);
+}
+
+/* Why /readyz answers 503, or NULL when the daemon is ready. */
+static const char *not_ready(const daemon_t *d)
+{
+    if (stop_requested)
+        return "stopping";
+    if (!d->consumer)
+        return d->store_down ? "starting: store unavailable"
+                             : "starting: restoring state from the store";
+    if (d->store_down)
+        return "store unavailable: consumption paused";
+    int assigned = fs_consumer_assigned(d->consumer);
+    int up = fs_consumer_brokers_up(d->consumer);
+    /* Before the first statistics report an assignment is the proof of a
+     * working connection; after it, the report says. */
+    if (up == 0 || (up < 0 && assigned == 0))
+        return "not connected to the broker";
+    if (assigned == 0)
+        return "no partitions assigned";
+    return NULL;
+}
+
+static void partition_metrics(void *opaque, const fs_consumer_partition_t *p)
+{
+    daemon_t *d = opaque;
+    char number[16];
+    snprintf(number, sizeof number, "%d", (int)p->partition);
+    const char *labels[] = {p->topic, number};
+    fs_metric_t *families[] = {d->m.lag, d->m.high_watermark, d->m.committed, d->m.position};
+    int64_t values[] = {p->lag, p->high_watermark, p->committed, p->position};
+    for (int i = 0; i < 4; i++)
+        if (values[i] >= 0)
+            fs_metric_set(families[i], fs_metric_series(families[i], labels), (double)values[i]);
+}
+
+/*
+ * Brings the metrics up to date, publishes them and the readiness verdict
+ * for the HTTP thread. At most every REPORT_INTERVAL_MS unless force; cheap
+ * either way, and it never waits for a scrape.
+ */
+static void report(daemon_t *d, int force)
+{
+    int64_t now = mono_ms();
+    if (!d->metrics || (!force && now - d->last_report < REPORT_INTERVAL_MS))
+        return;
+    d->last_report = now;
+    daemon_metrics_t *m = &d->m;
+    const char *reason = not_ready(d);
+    fs_metric_set(m->ready, 0, reason ? 0 : 1);
+    fs_metric_set(m->store_up, 0, d->store_down ? 0 : 1);
+    for (int k = 0; k < 2; k++)
+        fs_metric_set(m->consumed, m->consumed_id[k], (double)d->consumed[k]);
+    if (d->pipeline) {
+        fs_pipeline_stats_t s;
+        fs_pipeline_stats(d->pipeline, &s);
+        fs_metric_set(m->applied, 0, (double)s.events);
+        fs_metric_set(m->invalid, 0, (double)s.invalid);
+        fs_metric_set(m->late, 0, (double)s.late);
+        fs_metric_set(m->future, 0, (double)s.future);
+        fs_metric_set(m->live_slices, 0, (double)s.live_slices);
+        fs_metric_set(m->slice_overflow, 0, (double)s.slice_overflow);
+        fs_metric_set(m->evicted, 0, (double)s.evicted_slices);
+        fs_metric_set(m->buckets_closed, 0, (double)s.buckets_closed);
+        fs_metric_set(m->open_alerts, 0, (double)s.open_alerts);
+        if (s.buckets_closed)
+            fs_metric_set(m->watermark, 0, (double)s.watermark_ms / 1000.0);
+    }
+    if (d->store)
+        fs_metric_set(m->round_trips, 0, (double)fs_store_round_trips(d->store));
+    if (d->consumer) {
+        fs_metric_set(m->assigned, 0, fs_consumer_assigned(d->consumer));
+        int up = fs_consumer_brokers_up(d->consumer);
+        if (up >= 0)
+            fs_metric_set(m->brokers_up, 0, up);
+        uint64_t reports = fs_consumer_stats_reports(d->consumer);
+        if (reports != d->stats_reports) {
+            /* Only the partitions of the last report: revoked ones vanish. */
+            d->stats_reports = reports;
+            fs_metric_hide_all(m->lag);
+            fs_metric_hide_all(m->high_watermark);
+            fs_metric_hide_all(m->committed);
+            fs_metric_hide_all(m->position);
+            fs_consumer_partitions(d->consumer, partition_metrics, d);
+        }
+    }
+    fs_metrics_publish(d->metrics);
+    fs_http_set_ready(d->http, reason);
 }
 
 int fs_daemon_run(const fs_config_t *cfg)
@@ -350,6 +681,25 @@ int fs_daemon_run(const fs_config_t *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* The endpoint comes first, so /healthz answers and /readyz explains
+     * while the state is restored. */
+    if (cfg->metrics_enabled) {
+        d->metrics = fs_metrics_new();
+        if (!d->metrics || metrics_init(d) != 0) {
+            fs_log(FS_LOG_ERROR, "startup_failed", "reason=\"metrics: out of memory\"");
+            goto done;
+        }
+        d->http = fs_http_new(cfg->metrics_address, d->metrics, err, sizeof err);
+        if (!d->http) {
+            fs_log(FS_LOG_ERROR, "startup_failed", "reason=%s",
+                   fs_log_quote(err, q, sizeof q));
+            goto done;
+        }
+        fs_log(FS_LOG_INFO, "metrics_listening", "address=%s port=%d", cfg->metrics_address,
+               fs_http_port(d->http));
+        report(d, 1);
+    }
 
     d->store = fs_store_open(cfg, err, sizeof err);
     if (!d->store) {
@@ -395,7 +745,7 @@ int fs_daemon_run(const fs_config_t *cfg)
         if (d->store_down)
             fs_pipeline_touch(d->pipeline, wall_ms());
         else
-            fs_pipeline_tick(d->pipeline, wall_ms());
+            tick(d);
         int64_t now = mono_ms();
         if ((!d->store_down && now - last_flush >= cfg->window_flush_ms) ||
             (d->store_down && now >= next_retry)) {
@@ -421,9 +771,11 @@ int fs_daemon_run(const fs_config_t *cfg)
             log_status(d, &prev, &prev_trips, now - last_status);
             last_status = now;
         }
+        report(d, 0);
     }
 
     fs_log(FS_LOG_INFO, "stopping", NULL);
+    report(d, 1);
     /* Final batch, then wait for the alerts it publishes, then a last batch
      * that clears them from the outbox. A store that stays down past the
      * deadline loses nothing: the next start replays from the stored offsets. */
@@ -443,6 +795,9 @@ done:
     if (d->store)
         final_trips = fs_store_round_trips(d->store);
     fs_publisher_free(d->publisher, 2000);
+    /* The server's thread renders the registry: stop it first. */
+    fs_http_free(d->http);
+    fs_metrics_free(d->metrics);
     fs_pipeline_free(d->pipeline);
     fs_store_free(d->store);
     free(d->pending_ids);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define MAX_PARTS 2
-#define HYSTERESIS 0.15
+#define HYSTERESIS 0.3
 #define CONCENTRATION 2.0 /* excess share over traffic share that makes separate incidents */
 #define OVERLAP_SLACK 2.0
 

@@ -29,7 +29,7 @@
  * they start a descent of their own: two unrelated incidents give two
  * alerts.
  *
- * Slices with an open alert get hysteresis (`share` less 0.15) so the
+ * Slices with an open alert get hysteresis (`share` less 0.3) so the
  * explanation does not flip back and forth near the threshold. Cost: O(K^2)
  * key comparisons for K firing slices, parsed once per call; K is small
  * (the firing slices, not the live ones).

@@ -72,16 +72,20 @@ typedef struct slice_state {
     uint8_t candidate[N_SIGNALS]; /* the model fires with enough impact */
     uint8_t explained[N_SIGNALS]; /* was explained by another alert while firing */
     uint16_t named[N_SIGNALS];    /* consecutive buckets the localizer named it */
+    uint8_t superseded[N_SIGNALS]; /* its alert was handed over in this episode */
     recent_t recent[N_SIGNALS];
     fs_model_verdict_t verdict[N_SIGNALS]; /* of the last closed bucket */
 } slice_state_t;
 
 /* The head of a slice's snapshot record; its model states follow. */
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2
+#define SUPERSEDED_MARK "superseded\t"
 typedef struct persisted_slice {
     uint32_t version;
     uint32_t buckets_seen;
     double expected[N_SIGNALS];
+    double recent_excess[N_SIGNALS];
+    double recent_traffic[N_SIGNALS];
 } persisted_slice_t;
 
 /* An alert state change waiting for the next batch. */
@@ -374,14 +378,33 @@ static void queue_alert(fs_pipeline_t *p, const fs_alert_t *a)
     fs_alert_id(a, put->id);
     put->message = dup_or_null(message, fs_alert_format(a, message, sizeof message));
     put->state = NULL;
-    if (a->firing)
+    if (a->firing) {
         put->state = dup_or_null(state, fs_alert_state_format(a, state, sizeof state));
-    if (!put->message || (a->firing && !put->state)) {
+    } else if (a->superseded_by) {
+        /* Remembered across restarts: a handed-over slice does not fire
+         * again in the same episode. */
+        int n = snprintf(state, sizeof state, "%s%d\t%s", SUPERSEDED_MARK, (int)a->signal,
+                         a->slice);
+        put->state = dup_or_null(state, n < (int)sizeof state ? n : -1);
+    }
+    if (!put->message || ((a->firing || a->superseded_by) && !put->state)) {
         free(put->message);
         free(put->state);
         return;
     }
     p->n_puts++;
+}
+
+/* Forgets a superseded marker (state only, no message). */
+static void queue_forget(fs_pipeline_t *p, fs_signal_t s, const char *slice)
+{
+    if (grow((void **)&p->puts, &p->cap_puts, p->n_puts + 1, sizeof *p->puts) != 0)
+        return;
+    alert_put_t *put = &p->puts[p->n_puts++];
+    fs_alert_fingerprint(s, slice, put->fingerprint);
+    put->id[0] = '\0';
+    put->state = NULL;
+    put->message = NULL;
 }
 
 static int64_t affected_users(fs_pipeline_t *p, const char *slice, int64_t from, int64_t to)
@@ -564,8 +587,8 @@ static void localize_and_alert(fs_pipeline_t *p, fs_signal_t s, int64_t now_ms)
          * whose model still fires (the incident spreads or narrows); not
          * beside an overlapping one, and not in the tail of an incident whose
          * alert has resolved. */
-        if (st->explained[s] &&
-            (st->named[s] < HANDOVER_BUCKETS || !handover_possible(p, id, s)))
+        if (st->superseded[s] || (st->explained[s] && (st->named[s] < HANDOVER_BUCKETS ||
+                                                       !handover_possible(p, id, s))))
             continue;
         fire(p, id, s, now_ms);
     }
@@ -593,6 +616,14 @@ static void localize_and_alert(fs_pipeline_t *p, fs_signal_t s, int64_t now_ms)
         if (!st->candidate[s] && st->buckets_seen < p->warmup_buckets)
             continue;
         resolve(p, id, s, now_ms, st->candidate[s] ? by : NULL);
+        /* Superseded while its model still fires: it does not fire again in
+         * this episode (one firing message per slice and incident), however
+         * the explanation wavers. */
+        if (st->candidate[s]) {
+            st->explained[s] = 1;
+            st->superseded[s] = 1;
+            st->named[s] = 0;
+        }
     }
 }
 
@@ -652,8 +683,12 @@ static void close_bucket(fs_pipeline_t *p)
             st->candidate[s] =
                 v.firing && excess_of((fs_signal_t)s, &v, p->params[s].bucket_seconds) >=
                                 (double)p->cfg->detect_min_excess;
-            if (!v.firing)
+            if (!v.firing) {
                 st->explained[s] = 0;
+                if (st->superseded[s] && !p->silent)
+                    queue_forget(p, (fs_signal_t)s, fs_slices_key(p->slices, id));
+                st->superseded[s] = 0;
+            }
             if (!st->candidate[s])
                 st->named[s] = 0;
         }
@@ -967,6 +1002,10 @@ static int build_snapshot(fs_pipeline_t *p, fs_blob_put_t **out, size_t *n_out,
         head.version = SNAPSHOT_VERSION;
         head.buckets_seen = p->states[id].buckets_seen;
         memcpy(head.expected, p->states[id].expected, sizeof head.expected);
+        for (int k = 0; k < N_SIGNALS; k++) {
+            head.recent_excess[k] = p->states[id].recent[k].excess;
+            head.recent_traffic[k] = p->states[id].recent[k].traffic;
+        }
         unsigned char *r = buf + n * record;
         memcpy(r, &head, sizeof head);
         memcpy(r + sizeof head, p->model_states + (size_t)id * p->state_stride, p->state_stride);
@@ -1020,7 +1059,7 @@ int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
     for (size_t i = 0; i < p->n_puts; i++) {
         alerts[i].fingerprint = p->puts[i].fingerprint;
         alerts[i].state = p->puts[i].state;
-        alerts[i].id = p->puts[i].id;
+        alerts[i].id = p->puts[i].id[0] ? p->puts[i].id : NULL;
         alerts[i].message = p->puts[i].message;
     }
     size_t n_delivered = p->n_delivered;
@@ -1087,8 +1126,9 @@ int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
     p->n_delivered -= n_delivered;
     /* The decisions are durable: now publish them. */
     for (size_t i = 0; i < p->n_puts; i++)
-        p->sink.alert(p->sink.opaque, p->puts[i].id, p->puts[i].fingerprint,
-                      p->puts[i].message);
+        if (p->puts[i].message)
+            p->sink.alert(p->sink.opaque, p->puts[i].id, p->puts[i].fingerprint,
+                          p->puts[i].message);
     free_puts(p);
     evict(p);
 done:
@@ -1148,7 +1188,17 @@ static int restore_alert(void *opaque, const char *fingerprint, const char *valu
     fs_alert_t a;
     if (!state)
         return 0;
-    if (fs_alert_state_parse(state, &a) == 0) {
+    if (strncmp(state, SUPERSEDED_MARK, strlen(SUPERSEDED_MARK)) == 0) {
+        char *rest = state + strlen(SUPERSEDED_MARK), *tab = strchr(rest, '\t');
+        int signal = atoi(rest);
+        if (tab && signal >= 0 && signal < N_SIGNALS) {
+            uint32_t id = fs_slices_intern(p->slices, tab + 1, strlen(tab + 1));
+            if (id != FS_SLICE_NONE) {
+                p->states[id].superseded[signal] = 1;
+                p->states[id].explained[signal] = 1;
+            }
+        }
+    } else if (fs_alert_state_parse(state, &a) == 0) {
         uint32_t id = fs_slices_intern(p->slices, a.slice, strlen(a.slice));
         if (id != FS_SLICE_NONE) {
             open_alert_t *oa = &p->states[id].alert[a.signal];
@@ -1210,6 +1260,10 @@ static int read_snapshot(void *opaque, const char *key, const void *value, size_
     st->initialized = 1;
     st->buckets_seen = head.buckets_seen;
     memcpy(st->expected, head.expected, sizeof st->expected);
+    for (int k = 0; k < N_SIGNALS; k++) {
+        st->recent[k].excess = head.recent_excess[k];
+        st->recent[k].traffic = head.recent_traffic[k];
+    }
     memcpy(p->model_states + (size_t)id * p->state_stride, (const unsigned char *)value + sizeof head,
            p->state_stride);
     return 0;

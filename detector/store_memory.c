@@ -328,7 +328,7 @@ static int mem_commit(fs_store_t *store, const fs_batch_t *b, char *err, size_t 
         } else {
             del(&m->alerts, a->fingerprint);
         }
-        if (put(&m->outbox, a->id, a->message) != 0)
+        if (a->id && put(&m->outbox, a->id, a->message) != 0)
             goto oom;
     }
     for (size_t i = 0; i < b->n_delivered; i++)

@@ -149,7 +149,7 @@ END_TEST
 START_TEST(an_open_alert_holds_within_hysteresis)
 {
     /* BR x android explains 70% of BR: below 0.8, so a new explanation names
-     * BR; but while BR x android has the alert, 0.8 - 0.15 = 0.65 suffices. */
+     * BR; but while BR x android has the alert, 0.8 - 0.3 = 0.5 suffices. */
     fs_loc_candidate_t fresh[] = {
         {"country=BR", 100, 1000, 0, 0},
         {"country=BR,platform=android", 70, 500, 0, 0},

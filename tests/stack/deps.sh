@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building and testing foreshock need (compiler,
-# CMake, librdkafka, hiredis, Check, redis-server, kcat, Maven, a Java runtime).
+# CMake, librdkafka, hiredis, libmicrohttpd, Check, redis-server, kcat, Prometheus
+# (the metrics test scrapes foreshock with it), libcurl and Prometheus Alertmanager
+# (foreshock-alertmanager posts to it), Maven, a Java runtime).
 # A silent, fast no-op when everything is already installed. Add packages to
 # FORESHOCK_DEB_PACKAGES below.
 #   usage: tests/stack/deps.sh [--no-kafka]
@@ -11,7 +13,10 @@ set -euo pipefail
 FORESHOCK_DEB_PACKAGES=(
   cmake pkg-config gcc make
   librdkafka-dev libhiredis-dev check libsubunit-dev libjansson-dev
-  redis-server kcat
+  libmicrohttpd-dev
+  redis-server kcat prometheus
+  libcurl4-openssl-dev prometheus-alertmanager
+  chromium # tests/bench/render_report.sh renders a foreshock-bench report headless
 )
 FORESHOCK_KAFKA_PACKAGES=(maven)
 

@@ -740,9 +740,11 @@ int fs_daemon_run(const fs_config_t *cfg)
          * rebalances; what was fetched before the pause is processed. */
         fs_consumer_poll(d->consumer, 100, 4096);
         fs_publisher_poll(d->publisher);
-        /* While consumption is paused, silence is ours, not the partitions':
-         * their idle clocks stand still. */
-        if (d->store_down)
+        /* While consumption is paused, or no broker is reachable (from
+         * librdkafka's statistics, so with metrics enabled), silence is not
+         * the partitions': their idle clocks stand still, and events produced
+         * meanwhile are not made late by a watermark that ran on. */
+        if (d->store_down || fs_consumer_brokers_up(d->consumer) == 0)
             fs_pipeline_touch(d->pipeline, wall_ms());
         else
             tick(d);

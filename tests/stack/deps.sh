@@ -6,19 +6,24 @@
 # A silent, fast no-op when everything is already installed. Add packages to
 # FORESHOCK_DEB_PACKAGES below.
 #   usage: tests/stack/deps.sh [--no-kafka]
-# --no-kafka leaves out what only the real Kafka broker needs (Maven, Java):
-# bench/demo.sh runs an embedded Kafka.
+# --no-kafka installs only what building and running foreshock needs: no
+# broker (Maven, Java) and no test-only servers (Prometheus, Alertmanager,
+# Chromium); bench/demo.sh runs an embedded Kafka.
 set -euo pipefail
 
 FORESHOCK_DEB_PACKAGES=(
   cmake pkg-config gcc make
   librdkafka-dev libhiredis-dev check libsubunit-dev libjansson-dev
-  libmicrohttpd-dev
-  redis-server kcat prometheus
-  libcurl4-openssl-dev prometheus-alertmanager
+  libmicrohttpd-dev libcurl4-openssl-dev
+  redis-server kcat
+)
+FORESHOCK_TEST_PACKAGES=(
+  maven # fetches the Kafka broker's jars
+  prometheus # tests/integration/check_metrics_e2e.c scrapes foreshock with it
+  prometheus-alertmanager # foreshock-alertmanager's end-to-end test posts to it
   chromium # tests/bench/render_report.sh renders a foreshock-bench report headless
 )
-FORESHOCK_KAFKA_PACKAGES=(maven)
+FORESHOCK_KAFKA_PACKAGES=("${FORESHOCK_TEST_PACKAGES[@]}")
 
 pkgs=("${FORESHOCK_DEB_PACKAGES[@]}")
 if [[ "${1:-}" != --no-kafka ]]; then

@@ -63,4 +63,4 @@ echo "demo: foreshock is running with an embedded Kafka at $bootstrap; streaming
 echo >&2
 
 "$bench" stream -b "$bootstrap" --playback "$work/playback.ndjson" \
-  --errors "$work/errors.ndjson" --truth "$work/truth.ndjson" --speed "$speed" --grace 15
+  --errors "$work/errors.ndjson" --truth "$work/truth.ndjson" --speed "$speed" --grace 8

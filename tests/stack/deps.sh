@@ -5,7 +5,7 @@
 # (foreshock-alertmanager posts to it), Maven, a Java runtime).
 # A silent, fast no-op when everything is already installed. Add packages to
 # FORESHOCK_DEB_PACKAGES below.
-#   usage: tests/stack/deps.sh [--no-kafka]
+#   usage: tests/stack/deps.sh [--no-kafka] [--fuzz]
 # --no-kafka installs only what building and running foreshock needs: no
 # broker (Maven, Java) and no test-only servers (Prometheus, Alertmanager,
 # Chromium); bench/demo.sh runs an embedded Kafka.
@@ -24,9 +24,19 @@ FORESHOCK_TEST_PACKAGES=(
   chromium # tests/bench/render_report.sh renders a foreshock-bench report headless
 )
 FORESHOCK_KAFKA_PACKAGES=("${FORESHOCK_TEST_PACKAGES[@]}")
+# tests/run.sh --fuzz: clang with libFuzzer (libclang-rt-dev is only a Recommends of clang).
+FORESHOCK_FUZZ_PACKAGES=(clang libclang-rt-dev)
 
+no_kafka=0
 pkgs=("${FORESHOCK_DEB_PACKAGES[@]}")
-if [[ "${1:-}" != --no-kafka ]]; then
+for arg in "$@"; do
+  case "$arg" in
+  --no-kafka) no_kafka=1 ;;
+  --fuzz) pkgs+=("${FORESHOCK_FUZZ_PACKAGES[@]}") ;;
+  *) echo "deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+if ((!no_kafka)); then
   pkgs+=("${FORESHOCK_KAFKA_PACKAGES[@]}")
   # A Java runtime for the Kafka broker, only when none is on PATH.
   if ! command -v java >/dev/null 2>&1; then

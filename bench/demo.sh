@@ -5,7 +5,8 @@
 # needed), builds, starts a private redis-server and `foreshock
 # --embedded-kafka` (an in-process Kafka on a loopback port), generates 40
 # minutes of playback traffic with a failure burst in one country x platform,
-# streams it at 60x speed and shows the alerts as they fire and resolve.
+# streams it at 60x speed and shows the alerts as they fire and resolve, then
+# scores them against the injected incident and writes an HTML report.
 #   usage: bench/demo.sh [SPEED]        (default 60: 40 min of traffic in ~40 s)
 set -euo pipefail
 
@@ -63,4 +64,14 @@ echo "demo: foreshock is running with an embedded Kafka at $bootstrap; streaming
 echo >&2
 
 "$bench" stream -b "$bootstrap" --playback "$work/playback.ndjson" \
-  --errors "$work/errors.ndjson" --truth "$work/truth.ndjson" --speed "$speed" --grace 8
+  --errors "$work/errors.ndjson" --truth "$work/truth.ndjson" --speed "$speed" --grace 8 \
+  --alerts "$work/alerts.ndjson"
+
+echo
+"$bench" score --truth "$work/truth.ndjson" --alerts "$work/alerts.ndjson" \
+  --playback "$work/playback.ndjson" --errors "$work/errors.ndjson" 2>&1 |
+  sed -n '/^summary/,$p;/^incident/,/oracle/p'
+"$bench" report --truth "$work/truth.ndjson" --alerts "$work/alerts.ndjson" \
+  --playback "$work/playback.ndjson" --errors "$work/errors.ndjson" \
+  --out "$work/report.html" >/dev/null 2>&1 &&
+  echo "demo: HTML report: $work/report.html"

@@ -88,6 +88,8 @@ static void slice_text(json_t *slice, char *out, size_t size)
         snprintf(out, size, "all traffic");
 }
 
+static FILE *alerts_out; /* --alerts: every alert message, one per line */
+
 static void show_alert(const rd_kafka_message_t *m, stats_t *st, json_t *seen, json_t *firsts)
 {
     json_error_t jerr;
@@ -104,6 +106,10 @@ static void show_alert(const rd_kafka_message_t *m, stats_t *st, json_t *seen, j
         goto done;
     if (id)
         json_object_set_new(seen, id, json_true());
+    if (alerts_out) {
+        fprintf(alerts_out, "%.*s\n", (int)m->len, (const char *)m->payload);
+        fflush(alerts_out);
+    }
     char where[256], started[9], detected[9], ended[9];
     slice_text(json_object_get(a, "slice"), where, sizeof where);
     hhmmss(json_string_value(json_object_get(a, "startsAt")), started);
@@ -181,6 +187,7 @@ static void usage(FILE *out)
 {
     fputs("usage: foreshock-bench stream -b BOOTSTRAP --playback P --errors E [--speed X]\n"
           "         [--truth T] [--grace SECONDS] [--topics PLAYBACK,ERRORS,ALERTS]\n"
+          "         [--alerts OUT.ndjson]\n"
           "         [-X kafka.property=value]...\n",
           out);
 }
@@ -225,7 +232,8 @@ static void print_truth(const char *path, json_t *firsts)
 
 int fs_bench_stream_main(int argc, char **argv)
 {
-    enum { OPT_PLAYBACK = 256, OPT_ERRORS, OPT_SPEED, OPT_TRUTH, OPT_GRACE, OPT_TOPICS };
+    enum { OPT_PLAYBACK = 256, OPT_ERRORS, OPT_SPEED, OPT_TRUTH, OPT_GRACE, OPT_TOPICS,
+           OPT_ALERTS };
     static const struct option options[] = {
         {"bootstrap", required_argument, NULL, 'b'},
         {"playback", required_argument, NULL, OPT_PLAYBACK},
@@ -234,6 +242,7 @@ int fs_bench_stream_main(int argc, char **argv)
         {"truth", required_argument, NULL, OPT_TRUTH},
         {"grace", required_argument, NULL, OPT_GRACE},
         {"topics", required_argument, NULL, OPT_TOPICS},
+        {"alerts", required_argument, NULL, OPT_ALERTS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -282,6 +291,12 @@ int fs_bench_stream_main(int argc, char **argv)
             break;
         case OPT_TOPICS:
             snprintf(topic_buf, sizeof topic_buf, "%s", optarg);
+            break;
+        case OPT_ALERTS:
+            if (!(alerts_out = fopen(optarg, "w"))) {
+                perror(optarg);
+                return 1;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -404,6 +419,9 @@ done:
     if (producer)
         rd_kafka_destroy(producer);
     fs_decoder_free(dec);
+    if (alerts_out)
+        fclose(alerts_out);
+    alerts_out = NULL;
     json_decref(seen);
     json_decref(firsts);
     return status;

@@ -2,6 +2,7 @@
 # Builds foreshock and runs all its ctest suites, with a real Kafka broker and a
 # real redis-server for the integration suites. What .ci/run runs.
 #   usage: tests/run.sh [ctest args...]      (from any folder)
+#          tests/run.sh --sanitize [ctest args...]
 #          tests/run.sh --fuzz SECONDS [libFuzzer flags...]
 # Steps, each timed on stderr:
 #   1. tests/stack/deps.sh (installs missing Debian packages; no-op otherwise)
@@ -15,8 +16,13 @@
 #      FORESHOCK_TEST_REDIS_SERVER). They are stopped (tests/stack/stop.sh) on
 #      every exit: normal, failure, Ctrl-C or SIGTERM.
 #   4. ctest --test-dir build --output-on-failure -j2 [ctest args...]
+#   5. with CI=true, also the unit suites (not integration, not render) again in
+#      build-sanitize with AddressSanitizer and UndefinedBehaviorSanitizer
 # Exits with ctest's status. With CI=true a stack that cannot start fails the run;
 # without it a loud warning is printed and the integration suites skip (77).
+#
+# --sanitize builds into build-sanitize with -DFS_SANITIZE=ON (ASan+UBSan) and
+# runs the whole suite there, services included.
 #
 # --fuzz SECONDS fuzzes instead (no services, no ctest; every plain run replays
 # the fuzz corpora under ctest anyway):
@@ -39,6 +45,15 @@ source "$stack/lib.sh"
 ci=0
 case "${CI:-}" in true | 1) ci=1 ;; esac
 
+sanitize=0
+if [[ "${1:-}" == --sanitize ]]; then
+  sanitize=1
+  shift
+fi
+builddir=build
+((sanitize)) && builddir=build-sanitize
+sanitize_flag=()
+((sanitize)) && sanitize_flag=(-DFS_SANITIZE=ON)
 fuzz_seconds=""
 if [[ "${1:-}" == --fuzz ]]; then
   if [[ ! "${2:-}" =~ ^[1-9][0-9]*$ ]]; then
@@ -186,9 +201,9 @@ fi
 phase configure
 werror=OFF
 ((ci)) && werror=ON
-cmake -S . -B build -DFS_WERROR="$werror"
+cmake -S . -B "$builddir" -DFS_WERROR="$werror" "${sanitize_flag[@]}"
 phase build
-cmake --build build -j2
+cmake --build "$builddir" -j2
 
 # --- 3. services --------------------------------------------------------------
 if [[ -n "${FORESHOCK_TEST_KAFKA:-}" && -n "${FORESHOCK_TEST_REDIS:-}" ]]; then
@@ -236,10 +251,21 @@ fi
 # --- 4. tests -----------------------------------------------------------------
 phase ctest
 set +e
-ctest --test-dir build --output-on-failure -j2 "$@"
+ctest --test-dir "$builddir" --output-on-failure -j2 "$@"
 status=$?
 set -e
 phase ""
 stop_stack
+if ((ci && !sanitize && status == 0)); then
+  phase "sanitize build"
+  cmake -S . -B build-sanitize -DFS_WERROR=ON -DFS_SANITIZE=ON
+  cmake --build build-sanitize -j2
+  phase "sanitize ctest"
+  set +e
+  ctest --test-dir build-sanitize --output-on-failure -j2 -LE 'integration|render'
+  status=$?
+  set -e
+  phase ""
+fi
 echo "run.sh: [time] total: $(fs_since "$t_all")s; ctest exit status $status" >&2
 exit "$status"

@@ -22,6 +22,7 @@ FORESHOCK_TEST_PACKAGES=(
   prometheus # tests/integration/check_metrics_e2e.c scrapes foreshock with it
   prometheus-alertmanager # foreshock-alertmanager's end-to-end test posts to it
   chromium # tests/bench/render_report.sh renders a foreshock-bench report headless
+  man-db # tests/install/check_install.sh renders the man pages with man -l
 )
 FORESHOCK_KAFKA_PACKAGES=("${FORESHOCK_TEST_PACKAGES[@]}")
 # tests/run.sh --fuzz: clang with libFuzzer (libclang-rt-dev is only a Recommends of clang).

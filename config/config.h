@@ -77,6 +77,8 @@ typedef struct fs_config {
     double severity_critical_share;
     int64_t severity_warning_users;
     int64_t log_status_ms;
+    int log_format; /* 0 logfmt, 1 json */
+    int log_level;  /* fs_log_level_t order: debug, info, warn, error */
     int metrics_enabled;
     char *metrics_address;
     int store; /* fs_store_kind_t */

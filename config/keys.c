@@ -14,6 +14,8 @@
 #define NO_RANGE 1, 0
 
 static const char *const store_choices[] = {"redis", "memory", NULL};
+static const char *const log_format_choices[] = {"logfmt", "json", NULL};
+static const char *const log_level_choices[] = {"debug", "info", "warn", "error", NULL};
 
 const fs_key_t fs_config_keys[] = {
     {"topics.playback", FS_KEY_STRING, "playback-events", NO_RANGE, NULL, NULL,
@@ -115,6 +117,12 @@ const fs_key_t fs_config_keys[] = {
      "atomic batch as the counters. After a restart the models resume from the snapshot and "
      "catch up on the buckets closed since from the stored counters, so they neither relearn "
      "from zero nor miss what happened in between."},
+    {"log.format", FS_KEY_ENUM, "logfmt", NO_RANGE, NULL, log_format_choices, FIELD(log_format),
+     "Log lines on stderr as logfmt (`time=... level=info event=status key=value`) or as one "
+     "JSON object per line with the same fields."},
+    {"log.level", FS_KEY_ENUM, "info", NO_RANGE, NULL, log_level_choices, FIELD(log_level),
+     "Least important log lines written; librdkafka's own messages are routed through the same "
+     "log."},
     {"log.status_interval", FS_KEY_DURATION, "10s", 1000, 3600000, "ms", NULL,
      FIELD(log_status_ms), "How often the status line is logged."},
     {"metrics.enabled", FS_KEY_BOOL, "true", NO_RANGE, NULL, NULL, FIELD(metrics_enabled),

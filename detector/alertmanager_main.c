@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "detector/alertmanager.h"
 #include "detector/kafka_conf.h"
+#include "detector/log.h"
 
 #ifndef FS_VERSION
 #define FS_VERSION "unknown"
@@ -132,6 +133,8 @@ int main(int argc, char **argv)
     }
     rd_kafka_conf_destroy(kafka_conf);
     kafka_conf = NULL;
+    fs_log_set_json(cfg->log_format == 1);
+    fs_log_set_level((fs_log_level_t)cfg->log_level);
     status = fs_alertmanager_run(cfg);
 
 done:

@@ -1,6 +1,7 @@
 /*
  * log.h: the detector's log: one logfmt line per event on stderr,
  *   time=2026-11-27T20:00:05.250Z level=warn event=store_unavailable reason="..."
+ * With log.format = json each line is a JSON object with the same fields.
  * Library code never logs; the daemon's edges (main, daemon loop, Kafka and
  * Redis callbacks) do, through this one function.
  */
@@ -16,6 +17,10 @@ typedef enum fs_log_level {
 
 /* Lines below this level are dropped. */
 void fs_log_set_level(fs_log_level_t level);
+
+/* 0: logfmt lines (the default); 1: one JSON object per line, the same
+ * fields as keys (numbers stay numbers, quoted values become strings). */
+void fs_log_set_json(int json);
 
 /*
  * Writes one line: time, level, event, then the logfmt fields that fmt

@@ -137,6 +137,8 @@ int main(int argc, char **argv)
     }
     rd_kafka_conf_destroy(kafka_conf);
     kafka_conf = NULL;
+    fs_log_set_json(cfg->log_format == 1);
+    fs_log_set_level((fs_log_level_t)cfg->log_level);
     if (embedded) {
         char err[512];
         const char *topics[] = {cfg->topics_playback, cfg->topics_errors, cfg->topics_alerts,

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "bench/gen.h"
+#include "bench/nab.h"
+#include "bench/nab_score.h"
 #include "bench/replay.h"
 #include "bench/report.h"
 #include "bench/score.h"
@@ -28,6 +30,9 @@ static void usage(FILE *out)
           "       foreshock-bench report --truth T --alerts A --playback P --errors E "
           "[--tune R.csv] --out REPORT.html\n",
           out);
+    fputs("       foreshock-bench nab --corpus DIR --out DIR [--detector NAME]\n"
+          "       foreshock-bench nab-score --corpus DIR --results DIR --detector NAME\n",
+          out);
 }
 
 int main(int argc, char **argv)
@@ -44,6 +49,10 @@ int main(int argc, char **argv)
         return fs_bench_tune_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "report") == 0)
         return fs_bench_report_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "nab") == 0)
+        return fs_bench_nab_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "nab-score") == 0)
+        return fs_bench_nab_score_main(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout);
         return 0;

@@ -199,6 +199,8 @@ static int parse_value(const fs_key_t *key, const char *text, value_t *v, char *
     memset(v, 0, sizeof *v);
     if (text[0] == '\0' && key->type == FS_KEY_LIST)
         return 0; /* an empty list: e.g. no pairs */
+    if (text[0] == '\0' && key->type == FS_KEY_STRING && key->default_value[0] == '\0')
+        return (v->str = strdup("")) ? 0 : -1; /* an optional string, empty by default */
     if (text[0] == '\0') {
         snprintf(reason, reason_size, "empty value (expected %s)", fs_key_type_name(key->type));
         return -1;
@@ -761,9 +763,11 @@ void fs_config_dump(const fs_config_t *cfg, FILE *out)
         fprintf(out, "%s = ", key->name);
         switch (key->type) {
         case FS_KEY_STRING:
-        case FS_KEY_ADDRESS:
-            fputs(*(char *const *)(const void *)field, out);
+        case FS_KEY_ADDRESS: {
+            const char *text = *(char *const *)(const void *)field;
+            fputs(fs_config_is_secret(key->name) && text[0] ? "<redacted>" : text, out);
             break;
+        }
         case FS_KEY_INT:
             fprintf(out, "%lld", (long long)*(const int64_t *)(const void *)field);
             break;

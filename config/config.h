@@ -54,6 +54,8 @@ typedef struct fs_config {
     char *topics_deadletter;
     char *redis_address;
     char *redis_prefix;
+    char *redis_user;
+    char *redis_password;
     int64_t redis_timeout_ms;
     int64_t redis_retention_ms;
     fs_strlist_t dimensions;

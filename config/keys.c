@@ -33,6 +33,12 @@ const fs_key_t fs_config_keys[] = {
     {"redis.prefix", FS_KEY_STRING, "fs:", NO_RANGE, NULL, NULL, FIELD(redis_prefix),
      "Prefix of every Redis key foreshock writes, so several deployments can share one "
      "Redis."},
+    {"redis.user", FS_KEY_STRING, "", NO_RANGE, NULL, NULL, FIELD(redis_user),
+     "User for Redis AUTH (Redis 6 ACLs); empty for the default user."},
+    {"redis.password", FS_KEY_STRING, "", NO_RANGE, NULL, NULL, FIELD(redis_password),
+     "Password for Redis AUTH; empty for none. The environment variable "
+     "FORESHOCK_REDIS_PASSWORD is used when this is empty, so the secret need not be in the "
+     "file. Never printed (--dump-config shows <redacted>)."},
     {"redis.timeout", FS_KEY_DURATION, "2s", 10, 600000, "ms", NULL, FIELD(redis_timeout_ms),
      "Time to wait for Redis to connect or answer before the attempt counts as failed and is "
      "retried with backoff."},

@@ -347,8 +347,14 @@ static int restore(daemon_t *d)
 {
     char err[512], q[600];
     int64_t backoff = BACKOFF_MIN_MS;
-    while (fs_pipeline_restore(d->pipeline, collect_pending, d, err, sizeof err) !=
+    int rc;
+    while ((rc = fs_pipeline_restore(d->pipeline, collect_pending, d, err, sizeof err)) !=
            FS_STORE_OK) {
+        if (rc == FS_STORE_EINVALID) {
+            /* A wrong password or a store that refuses us: retrying will not help. */
+            fs_log(FS_LOG_ERROR, "startup_failed", "reason=%s", fs_log_quote(err, q, sizeof q));
+            return -2;
+        }
         if (!d->store_down)
             fs_log(FS_LOG_WARN, "store_unavailable", "during=start reason=%s",
                    fs_log_quote(err, q, sizeof q));

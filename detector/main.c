@@ -120,6 +120,15 @@ int main(int argc, char **argv)
         goto done;
     }
     int problems = fs_config_load(cfg, config_path, overrides, (size_t)n_overrides, &diag);
+    /* The Redis password may come from the environment instead of the file. */
+    const char *env_password = getenv("FORESHOCK_REDIS_PASSWORD");
+    if (env_password && env_password[0] && !cfg->redis_password[0]) {
+        char *copy = strdup(env_password);
+        if (copy) {
+            free(cfg->redis_password);
+            cfg->redis_password = copy;
+        }
+    }
     kafka_conf = fs_kafka_conf_new(cfg, &diag);
     if (problems || !kafka_conf || diag.n > 0) {
         print_diag(&diag);

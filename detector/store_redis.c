@@ -200,6 +200,7 @@ typedef struct redis_store {
     char *path; /* Unix socket path, or NULL */
     char *prefix;
     size_t prefix_len;
+    char *user, *password; /* AUTH; password "" for none */
     char *k_offsets, *k_alerts, *k_outbox, *k_buckets, *k_meta, *k_snapshot;
     struct timeval timeout;
     int64_t retention_ms;
@@ -353,6 +354,25 @@ static int ensure_connected(redis_store_t *st, char *err, size_t err_size)
              c->errstr[0] ? c->errstr : "failed");
         redisFree(c);
         return FS_STORE_EUNAVAILABLE;
+    }
+    if (st->password[0]) {
+        redisReply *r = st->user[0] ? redisCommand(c, "AUTH %s %s", st->user, st->password)
+                                    : redisCommand(c, "AUTH %s", st->password);
+        if (r == NULL) {
+            fail(err, err_size, FS_STORE_EUNAVAILABLE, "redis %s: AUTH: %s", st->address,
+                 c->errstr[0] ? c->errstr : "no reply");
+            redisFree(c);
+            return FS_STORE_EUNAVAILABLE;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            /* A wrong password does not get better by retrying. */
+            fail(err, err_size, FS_STORE_EINVALID, "redis %s: authentication failed: %s",
+                 st->address, r->str);
+            freeReplyObject(r);
+            redisFree(c);
+            return FS_STORE_EINVALID;
+        }
+        freeReplyObject(r);
     }
     st->ctx = c;
     st->script_loaded = 0;
@@ -1170,6 +1190,8 @@ static void redis_free(fs_store_t *store)
     free(st->host);
     free(st->path);
     free(st->prefix);
+    free(st->user);
+    free(st->password);
     free(st->k_offsets);
     free(st->k_alerts);
     free(st->k_outbox);
@@ -1255,13 +1277,16 @@ fs_store_t *fs_store_redis_open(const fs_config_t *cfg, char *err, size_t err_si
         goto fail;
     st->address = strdup(cfg->redis_address);
     st->prefix = strdup(cfg->redis_prefix);
+    st->user = strdup(cfg->redis_user ? cfg->redis_user : "");
+    st->password = strdup(cfg->redis_password ? cfg->redis_password : "");
     st->k_offsets = dup_printf("%soffsets", cfg->redis_prefix);
     st->k_alerts = dup_printf("%salerts", cfg->redis_prefix);
     st->k_outbox = dup_printf("%soutbox", cfg->redis_prefix);
     st->k_buckets = dup_printf("%sbuckets", cfg->redis_prefix);
     st->k_meta = dup_printf("%smeta", cfg->redis_prefix);
     st->k_snapshot = dup_printf("%ssnapshot", cfg->redis_prefix);
-    if (st->address == NULL || st->prefix == NULL || st->k_offsets == NULL ||
+    if (st->address == NULL || st->prefix == NULL || st->user == NULL || st->password == NULL ||
+        st->k_offsets == NULL ||
         st->k_alerts == NULL || st->k_outbox == NULL || st->k_buckets == NULL ||
         st->k_meta == NULL || st->k_snapshot == NULL) {
         fail(err, err_size, -1, "redis store: out of memory");

@@ -1083,6 +1083,8 @@ END_TEST
 
 /* ---- a private redis-server, killed and restarted --------------------- */
 
+static const char *requirepass; /* --requirepass for the next private server, or NULL */
+
 static pid_t start_redis(int port)
 {
     char port_s[16];
@@ -1103,8 +1105,13 @@ static pid_t start_redis(int port)
             dup2(devnull, STDOUT_FILENO);
             dup2(devnull, STDERR_FILENO);
         }
-        execl(redis_server_bin, redis_server_bin, "--port", port_s, "--bind", "127.0.0.1", "--save",
-              "", "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
+        if (requirepass)
+            execl(redis_server_bin, redis_server_bin, "--port", port_s, "--bind", "127.0.0.1",
+                  "--save", "", "--appendonly", "no", "--dir", "/tmp", "--requirepass",
+                  requirepass, (char *)NULL);
+        else
+            execl(redis_server_bin, redis_server_bin, "--port", port_s, "--bind", "127.0.0.1",
+                  "--save", "", "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -1129,6 +1136,80 @@ static void wait_ready(fs_store_t *store)
         sleep_ms(50);
     }
 }
+
+/* A store for a password-protected server, without the open_store checks. */
+static fs_store_t *open_with_password(const char *address, const char *password)
+{
+    char addr_buf[256], prefix_buf[64], pass_buf[64], user_buf[8] = "", err[256] = "";
+    fs_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(addr_buf, sizeof addr_buf, "%s", address);
+    make_prefix(prefix_buf, sizeof prefix_buf);
+    snprintf(pass_buf, sizeof pass_buf, "%s", password);
+    cfg.redis_address = addr_buf;
+    cfg.redis_prefix = prefix_buf;
+    cfg.redis_user = user_buf;
+    cfg.redis_password = pass_buf;
+    cfg.redis_timeout_ms = 2000;
+    cfg.redis_retention_ms = 3600000;
+    fs_store_t *store = fs_store_redis_open(&cfg, err, sizeof err);
+    ck_assert_msg(store != NULL, "%s", err);
+    return store;
+}
+
+START_TEST(test_auth)
+{
+    char addr[64], err[256] = "";
+    int64_t stored;
+    if (redis_server_bin == NULL || redis_server_bin[0] == '\0')
+        return; /* main() said why */
+    int port = closed_port();
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    requirepass = "s3cret-pass";
+    pid_t pid = start_redis(port);
+    requirepass = NULL;
+
+    /* The right password: the store works. */
+    fs_store_t *good = open_with_password(addr, "s3cret-pass");
+    wait_ready(good);
+    ck_assert_int_eq(fs_store_offset(good, TOPIC, 0, &stored, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(stored, -1);
+    fs_store_free(good);
+
+    /* A wrong one is refused at once, not retried as if Redis were down. */
+    fs_store_t *bad = open_with_password(addr, "wrong");
+    ck_assert_int_eq(fs_store_ping(bad, err, sizeof err), FS_STORE_EINVALID);
+    ck_assert_msg(strstr(err, "authentication failed") != NULL, "%s", err);
+    fs_store_free(bad);
+
+    /* No password at all: every command is refused (NOAUTH). */
+    fs_store_t *none = open_with_password(addr, "");
+    ck_assert_int_ne(fs_store_offset(none, TOPIC, 0, &stored, err, sizeof err), FS_STORE_OK);
+    fs_store_free(none);
+
+#ifdef FORESHOCK_BIN
+    /* The daemon stops at startup with a clear message (it needs no broker
+     * for that: it reads the store before it consumes). */
+    char conf[] = "/tmp/fs_auth_conf_XXXXXX", cmd[512], out[4096];
+    int fd = mkstemp(conf);
+    ck_assert_int_ge(fd, 0);
+    dprintf(fd, "redis.address = %s\nredis.password = wrong\nmetrics.enabled = false\n"
+                "kafka.bootstrap.servers = 127.0.0.1:1\n", addr);
+    close(fd);
+    snprintf(cmd, sizeof cmd, "timeout 20 %s -c %s 2>&1", FORESHOCK_BIN, conf);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    unlink(conf);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit %d: %s", status, out);
+    ck_assert_msg(strstr(out, "authentication failed") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "wrong") == NULL, "the password was logged: %s", out);
+#endif
+    stop_redis(pid);
+}
+END_TEST
 
 START_TEST(test_restart)
 {
@@ -1250,6 +1331,7 @@ static Suite *store_redis_suite(void)
     tcase_add_test(tc, test_affected_users);
     tcase_add_test(tc, test_unreachable);
     tcase_add_test(tc, test_restart);
+    tcase_add_test(tc, test_auth);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -43,10 +43,19 @@ static const char *const codes[] = {"AUDIO_DECODE", "NET_TIMEOUT", "DRM_LICENSE"
                                     "AUTH_EXPIRED"};
 static const double code_share[] = {0.3, 0.35, 0.1, 0.15, 0.1};
 
+/* What an incident does to the events of its slice within its window. */
+typedef enum incident_kind {
+    INC_RATIO = '*',  /* failure ratio x factor */
+    INC_RAMP = '~',   /* failure ratio x 1 rising linearly to x factor (creeping) */
+    INC_VOLUME = 'v', /* only a factor of the playback attempts arrive (clients stop sending) */
+    INC_ERRORS = 'e', /* error events x factor (of `code` if given) */
+} incident_kind_t;
+
 typedef struct incident {
-    char country[16], platform[16], app_version[16], cdn[16];
+    char country[16], platform[16], app_version[16], cdn[16], code[32];
     char spec[128];
     int64_t start_ms, end_ms; /* from the start of the workload */
+    incident_kind_t kind;
     double factor;
 } incident_t;
 
@@ -104,16 +113,17 @@ static int parse_incident(const char *spec, incident_t *inc)
     memset(inc, 0, sizeof *inc);
     snprintf(inc->spec, sizeof inc->spec, "%s", spec);
     snprintf(buf, sizeof buf, "%s", spec);
-    char *at = strchr(buf, '@'), *dash, *star;
+    char *at = strchr(buf, '@'), *dash, *op;
     if (!at)
         return -1;
     *at++ = '\0';
-    if (!(dash = strchr(at, '-')) || !(star = strchr(dash, '*')))
+    if (!(dash = strchr(at, '-')) || !(op = strpbrk(dash, "*~ve")))
         return -1;
     *dash++ = '\0';
-    *star++ = '\0';
+    inc->kind = (incident_kind_t)*op;
+    *op++ = '\0';
     if (parse_duration(at, &inc->start_ms) || parse_duration(dash, &inc->end_ms) ||
-        (inc->factor = atof(star)) <= 0 || inc->end_ms <= inc->start_ms)
+        (inc->factor = atof(op)) <= 0 || inc->end_ms <= inc->start_ms)
         return -1;
     for (char *part = strtok_r(buf, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(part, '=');
@@ -124,8 +134,9 @@ static int parse_incident(const char *spec, incident_t *inc)
                      : strcmp(part, "platform") == 0 ? inc->platform
                      : strcmp(part, "app_version") == 0 ? inc->app_version
                      : strcmp(part, "cdn") == 0      ? inc->cdn
+                     : strcmp(part, "code") == 0     ? inc->code
                                                      : NULL;
-        if (!slot || strlen(eq) >= 16)
+        if (!slot || strlen(eq) >= (slot == inc->code ? sizeof inc->code : 16))
             return -1;
         strcpy(slot, eq);
     }
@@ -141,7 +152,9 @@ static void usage(FILE *out)
 {
     fputs("usage: foreshock-bench gen --playback P.ndjson --errors E.ndjson [--truth T.ndjson]\n"
           "         [--seed N] [--rate EVENTS_PER_S] [--duration 30m] [--start RFC3339|ago:2h]\n"
-          "         [--incident DIM=V[,DIM=V]@START-END*FACTOR]...\n",
+          "         [--incident DIM=V[,DIM=V]@START-END{*|~|v|e}FACTOR]...\n"
+          "  incidents: *F failure ratio xF, ~F ratio rising to xF over the window, vF only a\n"
+          "  fraction F of the attempts arrive, eF error events xF (code=X picks the code)\n",
           out);
 }
 
@@ -265,15 +278,36 @@ int fs_bench_gen_main(int argc, char **argv)
             size_t p = pick(&rng, platform_share, 3);
             size_t v = pick(&rng, version_share, 4);
             size_t d = pick(&rng, cdn_share, 3);
-            double ratio = base_ratio[c][p];
+            double ratio = base_ratio[c][p], keep = 1, error_x = 1;
+            const char *storm_code = NULL;
             int64_t offset = ts - start_ms;
             for (size_t k = 0; k < n_incidents; k++) {
                 const incident_t *inc = &incidents[k];
-                if (offset >= inc->start_ms && offset < inc->end_ms &&
-                    matches(inc->country, countries[c]) && matches(inc->platform, platforms[p]) &&
-                    matches(inc->app_version, versions[v]) && matches(inc->cdn, cdns[d]))
+                if (offset < inc->start_ms || offset >= inc->end_ms ||
+                    !matches(inc->country, countries[c]) || !matches(inc->platform, platforms[p]) ||
+                    !matches(inc->app_version, versions[v]) || !matches(inc->cdn, cdns[d]))
+                    continue;
+                double progress =
+                    (double)(offset - inc->start_ms) / (double)(inc->end_ms - inc->start_ms);
+                switch (inc->kind) {
+                case INC_RATIO:
                     ratio = fmin(1.0, ratio * inc->factor);
+                    break;
+                case INC_RAMP:
+                    ratio = fmin(1.0, ratio * (1 + (inc->factor - 1) * progress));
+                    break;
+                case INC_VOLUME:
+                    keep *= inc->factor;
+                    break;
+                case INC_ERRORS:
+                    error_x *= inc->factor;
+                    if (inc->code[0])
+                        storm_code = inc->code;
+                    break;
+                }
             }
+            if (keep < 1 && uniform(&rng) >= keep)
+                continue; /* the client never sent it */
             int failed = uniform(&rng) < ratio;
             uint64_t user = next_u64(&rng) % 1000000;
             /* Half the events use the RFC 3339 form of ts, half the integer. */
@@ -289,13 +323,17 @@ int fs_bench_gen_main(int argc, char **argv)
                     failed ? "failed" : "ok", user, countries[c], platforms[p], versions[v],
                     cdns[d]);
             n_playback++;
-            if (uniform(&rng) < 0.03) {
+            if (uniform(&rng) < 0.03 * error_x) {
                 size_t code = pick(&rng, code_share, 5);
+                /* In an error storm of one code, the extra errors carry it. */
+                const char *code_text = codes[code];
+                if (storm_code && uniform(&rng) >= 1.0 / error_x)
+                    code_text = storm_code;
                 fprintf(ef,
                         "{\"ts\":%" PRId64 ",\"code\":\"%s\",\"user_id\":\"u%" PRIu64 "\","
                         "\"country\":\"%s\",\"platform\":\"%s\",\"app_version\":\"%s\","
                         "\"cdn\":\"%s\"}\n",
-                        ts, codes[code], user, countries[c], platforms[p], versions[v], cdns[d]);
+                        ts, code_text, user, countries[c], platforms[p], versions[v], cdns[d]);
                 n_errors++;
             }
         }

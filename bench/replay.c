@@ -20,10 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "config/config.h"
+#include "detector/decode.h"
 #include "detector/pipeline.h"
 #include "detector/store.h"
 
@@ -37,15 +37,46 @@ typedef struct replay_sink {
 typedef struct input {
     const char *path;
     FILE *f;
-    char *held; /* a line the pipeline could not take yet */
-    size_t held_len;
+    char *buf; /* the next line, not yet taken by the pipeline */
+    size_t cap;
+    size_t len;
+    int64_t ts;   /* its event time (of the line before, if it has none) */
+    int ready;    /* buf holds a line */
     fs_event_kind_t kind;
     int handle;
-    int64_t line;
-    double size;
-    double read; /* bytes read so far (ftell costs a system call) */
+    int64_t line; /* the offset of the line in buf */
     int done;
 } input_t;
+
+/*
+ * Reads the next non-blank line of in into its buffer with its event time,
+ * read by the same decoder the pipeline uses (an invalid line keeps the
+ * previous time: it only becomes a dead letter). At the end of the file the
+ * input is done and its partition stops holding the watermark back.
+ */
+static void load(input_t *in, fs_decoder_t *dec, fs_pipeline_t *pipeline)
+{
+    while (!in->ready && !in->done) {
+        ssize_t len = getline(&in->buf, &in->cap, in->f);
+        if (len < 0) {
+            in->done = 1;
+            fs_pipeline_remove_partition(pipeline, in->handle);
+            return;
+        }
+        if (len > 0 && in->buf[len - 1] == '\n')
+            len--;
+        if (len == 0) {
+            in->line++; /* blank lines are not messages */
+            continue;
+        }
+        in->len = (size_t)len;
+        fs_event_t ev;
+        const char *reason;
+        if (fs_decoder_decode(dec, in->kind, in->buf, in->len, &ev, &reason) == 0)
+            in->ts = ev.ts_ms;
+        in->ready = 1;
+    }
+}
 
 static int64_t wall_ms(void)
 {
@@ -128,8 +159,7 @@ int fs_bench_replay_run(const fs_config_t *cfg, const fs_bench_replay_files_t *f
     fs_store_t *store = NULL;
     fs_pipeline_t *pipeline = NULL;
     replay_sink_t sink = {0};
-    char *line = NULL;
-    size_t line_cap = 0;
+    fs_decoder_t *dec = NULL;
     int rc = -1;
     char why[512];
 
@@ -163,13 +193,11 @@ int fs_bench_replay_run(const fs_config_t *cfg, const fs_bench_replay_files_t *f
 
     for (int i = 0; i < 2; i++) {
         input_t *in = &inputs[i];
-        struct stat st;
         in->f = fopen(in->path, "r");
         if (!in->f) {
             path_error(err, err_size, in->path);
             goto done;
         }
-        in->size = fstat(fileno(in->f), &st) == 0 && st.st_size > 0 ? (double)st.st_size : 1;
         const char *topic = i == 0 ? "replay:playback" : "replay:errors";
         int64_t stored = -1;
         if (fs_store_offset(store, topic, 0, &stored, why, sizeof why) != FS_STORE_OK) {
@@ -186,57 +214,37 @@ int fs_bench_replay_run(const fs_config_t *cfg, const fs_bench_replay_files_t *f
      * end is removed instead. */
     const int64_t now = wall_ms();
     int64_t last_flush_wm = 0; /* the watermark is 0 until a bucket closes */
-    while (!inputs[0].done || !inputs[1].done) {
-        /* Take the next line from the file that is behind, by bytes read. */
-        input_t *in;
-        if (inputs[0].done)
-            in = &inputs[1];
-        else if (inputs[1].done)
-            in = &inputs[0];
-        else
-            in = inputs[0].read / inputs[0].size <= inputs[1].read / inputs[1].size ? &inputs[0]
-                                                                                    : &inputs[1];
-        if (in->held) {
-            /* The other file is behind in event time: read it first. */
-            input_t *other = in == &inputs[0] ? &inputs[1] : &inputs[0];
-            if (!other->done && !other->held)
-                in = other;
-        }
-        const char *text;
-        ssize_t len;
-        if (in->held) {
-            text = in->held;
-            len = (ssize_t)in->held_len;
-        } else {
-            len = getline(&line, &line_cap, in->f);
-            if (len < 0) {
-                in->done = 1;
-                fs_pipeline_remove_partition(pipeline, in->handle);
-                continue;
-            }
-            in->read += (double)len;
-            if (len > 0 && line[len - 1] == '\n')
-                len--;
-            if (len == 0) {
-                in->line++;
-                continue; /* blank lines are not messages */
-            }
-            text = line;
-        }
-        int taken = fs_pipeline_message(pipeline, in->handle, in->line, text, (size_t)len, now);
-        if (taken == FS_PIPELINE_AHEAD && !in->held) {
-            in->held = strndup(line, (size_t)len);
-            in->held_len = (size_t)len;
-            if (!in->held) {
-                snprintf(err, err_size, "replay: out of memory");
+    /* The two files are merged in event time, as partitions of one topic
+     * would deliver them; a line the pipeline asks to wait (its file is
+     * ahead of the other by more than the open window) lets the other file
+     * go first. */
+    dec = fs_decoder_new(NULL, 0, why, sizeof why);
+    if (!dec) {
+        snprintf(err, err_size, "replay: %s", why);
+        goto done;
+    }
+    for (;;) {
+        load(&inputs[0], dec, pipeline);
+        load(&inputs[1], dec, pipeline);
+        if (!inputs[0].ready && !inputs[1].ready)
+            break;
+        input_t *in = !inputs[1].ready || (inputs[0].ready && inputs[0].ts <= inputs[1].ts)
+                          ? &inputs[0]
+                          : &inputs[1];
+        input_t *other = in == &inputs[0] ? &inputs[1] : &inputs[0];
+        int taken = fs_pipeline_message(pipeline, in->handle, in->line, in->buf, in->len, now);
+        if (taken == FS_PIPELINE_AHEAD) {
+            if (!other->ready || fs_pipeline_message(pipeline, other->handle, other->line,
+                                                     other->buf, other->len,
+                                                     now) == FS_PIPELINE_AHEAD) {
+                snprintf(err, err_size, "replay: both files wait for each other at lines %lld "
+                                        "and %lld (a bug: please report it)",
+                         (long long)inputs[0].line, (long long)inputs[1].line);
                 goto done;
             }
-            continue;
+            in = other;
         }
-        if (taken == FS_PIPELINE_AHEAD)
-            continue;
-        free(in->held);
-        in->held = NULL;
+        in->ready = 0;
         in->line++;
         fs_pipeline_stats_t pstats;
         fs_pipeline_stats(pipeline, &pstats);
@@ -260,7 +268,7 @@ done:
     for (int i = 0; i < 2; i++) {
         if (inputs[i].f)
             fclose(inputs[i].f);
-        free(inputs[i].held);
+        free(inputs[i].buf);
     }
     if (sink.alerts && fclose(sink.alerts) != 0 && rc == 0) {
         path_error(err, err_size, files->alerts);
@@ -268,7 +276,7 @@ done:
     }
     if (sink.deadletter)
         fclose(sink.deadletter);
-    free(line);
+    fs_decoder_free(dec);
     fs_pipeline_free(pipeline);
     fs_store_free(store);
     return rc;

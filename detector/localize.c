@@ -27,6 +27,7 @@ struct fs_localizer {
     double min_excess;
     node_t *nodes;
     size_t *order; /* scratch for child lists */
+    size_t *roots; /* scratch for the roots of a pass */
 };
 
 fs_localizer_t *fs_localizer_new(size_t max_candidates, double min_excess)
@@ -38,7 +39,8 @@ fs_localizer_t *fs_localizer_new(size_t max_candidates, double min_excess)
     loc->min_excess = min_excess;
     loc->nodes = calloc(max_candidates ? max_candidates : 1, sizeof *loc->nodes);
     loc->order = calloc(max_candidates ? max_candidates : 1, sizeof *loc->order);
-    if (!loc->nodes || !loc->order) {
+    loc->roots = calloc(max_candidates ? max_candidates : 1, sizeof *loc->roots);
+    if (!loc->nodes || !loc->order || !loc->roots) {
         fs_localizer_free(loc);
         return NULL;
     }
@@ -51,6 +53,7 @@ void fs_localizer_free(fs_localizer_t *loc)
         return;
     free(loc->nodes);
     free(loc->order);
+    free(loc->roots);
     free(loc);
 }
 
@@ -341,8 +344,13 @@ void fs_localize(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, double sh
      * most of its excess) starts none. A smaller incident next to a big one
      * is not reached from all traffic, which the big one explains: it
      * starts a descent of its own here. */
-    for (;;) {
-        size_t best = n;
+    /* Each pass finds the roots left (O(K^2)) and takes them largest excess
+     * first; a pass can expose new roots below the ones it explained, so
+     * passes repeat, at most once per level of the hierarchy and a few more. */
+    size_t *roots = loc->roots;
+    for (int found = 1; found;) {
+        found = 0;
+        size_t n_roots = 0;
         for (size_t i = 0; i < n; i++) {
             if (loc->nodes[i].visited || loc->nodes[i].n_parts < 0 ||
                 related_to_reported(loc, c, n, i))
@@ -350,17 +358,30 @@ void fs_localize(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, double sh
             int root = 1;
             for (size_t j = 0; j < n && root; j++)
                 if (j != i && !loc->nodes[j].visited && loc->nodes[j].n_parts >= 0 &&
-                    !related_to_reported(loc, c, n, j) &&
-                    is_ancestor(&loc->nodes[j], &loc->nodes[i]))
+                    is_ancestor(&loc->nodes[j], &loc->nodes[i]) &&
+                    !related_to_reported(loc, c, n, j))
                     root = 0;
-            if (root && (best == n || c[i].excess > c[best].excess))
-                best = i;
+            if (root)
+                roots[n_roots++] = i;
         }
-        if (best == n)
-            break;
-        if (explained_by_overlap(loc, c, n, best, share, traffic, opaque))
-            loc->nodes[best].visited = 1;
-        else
-            visit(loc, c, n, best, share);
+        /* Largest excess first: insertion sort, the roots are few. */
+        for (size_t a = 1; a < n_roots; a++) {
+            size_t v = roots[a], b = a;
+            while (b > 0 && c[roots[b - 1]].excess < c[v].excess) {
+                roots[b] = roots[b - 1];
+                b--;
+            }
+            roots[b] = v;
+        }
+        for (size_t r = 0; r < n_roots; r++) {
+            size_t i = roots[r];
+            if (loc->nodes[i].visited || related_to_reported(loc, c, n, i))
+                continue;
+            found = 1;
+            if (explained_by_overlap(loc, c, n, i, share, traffic, opaque))
+                loc->nodes[i].visited = 1;
+            else
+                visit(loc, c, n, i, share);
+        }
     }
 }

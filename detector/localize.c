@@ -147,7 +147,7 @@ static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, size_t x
     double best_sum = 0, best_conc = 0;
     size_t *kids = loc->order;
     for (size_t i = 0; i < n; i++) {
-        int extra;
+        int extra = 0;
         /* A child with less excess than the paging minimum names nothing. */
         if (i != x && c[i].excess >= loc->min_excess && is_child(&nodes[x], &nodes[i], &extra))
             kids[n_kids++] = i;
@@ -157,7 +157,7 @@ static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, size_t x
         size_t v = kids[i], j = i;
         while (j > 0) {
             size_t u = kids[j - 1];
-            int ev, eu;
+            int ev = 0, eu = 0;
             is_child(&nodes[x], &nodes[v], &ev);
             is_child(&nodes[x], &nodes[u], &eu);
             const part_t *pv = &nodes[v].parts[ev], *pu = &nodes[u].parts[eu];
@@ -173,7 +173,7 @@ static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, size_t x
         kids[j] = v;
     }
     for (size_t g = 0; g < n_kids;) {
-        int eg;
+        int eg = 0;
         is_child(&nodes[x], &nodes[kids[g]], &eg);
         const part_t *dim = &nodes[kids[g]].parts[eg];
         size_t end = g;
@@ -181,7 +181,7 @@ static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, size_t x
         size_t k = 0;
         int reached = 0;
         for (; end < n_kids; end++) {
-            int e;
+            int e = 0;
             is_child(&nodes[x], &nodes[kids[end]], &e);
             const part_t *d = &nodes[kids[end]].parts[e];
             if (d->name_len != dim->name_len || memcmp(d->name, dim->name, dim->name_len) != 0)

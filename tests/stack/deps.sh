@@ -15,7 +15,7 @@ FORESHOCK_DEB_PACKAGES=(
   cmake pkg-config gcc make
   librdkafka-dev libhiredis-dev check libsubunit-dev libjansson-dev
   libmicrohttpd-dev libcurl4-openssl-dev
-  redis-server kcat
+  redis-server kcat jq
 )
 FORESHOCK_TEST_PACKAGES=(
   maven # fetches the Kafka broker's jars

@@ -72,20 +72,6 @@ static const char *am_bin;
 
 /* ---- time ------------------------------------------------------------------- */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* Now as RFC 3339 UTC with milliseconds, offset by delta_ms. */
 static void rfc3339_now(char out[64], int64_t delta_ms)
 {
@@ -114,36 +100,6 @@ typedef struct world {
 
 static world_t *current;
 
-static void print_log_tail(const char *path, const char *what)
-{
-    FILE *f = fopen(path, "r");
-    char line[4096];
-    long lines = 0, skip;
-    if (!f) {
-        fprintf(stderr, "(no %s at %s)\n", what, path);
-        return;
-    }
-    while (fgets(line, sizeof line, f))
-        lines++;
-    skip = lines > LOG_TAIL_LINES ? lines - LOG_TAIL_LINES : 0;
-    rewind(f);
-    fprintf(stderr, "---- %s %s (%ld lines%s) ----\n", what, path, lines,
-            skip ? ", last lines only" : "");
-    for (long i = 0; fgets(line, sizeof line, f); i++)
-        if (i >= skip)
-            fputs(line, stderr);
-    fprintf(stderr, "---- end of %s ----\n", what);
-    fclose(f);
-}
-
-static void reap(pid_t pid)
-{
-    int status;
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-}
-
 static void fail_cleanup(void)
 {
     world_t *w = current;
@@ -151,14 +107,14 @@ static void fail_cleanup(void)
         return;
     current = NULL;
     if (w->fwd > 0)
-        reap(w->fwd);
+        fs_test_reap(w->fwd);
     if (w->am > 0)
-        reap(w->am);
+        fs_test_reap(w->am);
     w->fwd = w->am = 0;
-    print_log_tail(w->fwd_log, "forwarder log");
-    print_log_tail(w->am_log, "alertmanager log");
+    fs_test_print_log_tail(w->fwd_log, "forwarder log", LOG_TAIL_LINES);
+    fs_test_print_log_tail(w->am_log, "alertmanager log", LOG_TAIL_LINES);
     fprintf(stderr, "e2e %s failed after %.1f s (files kept in %s)\n", w->name,
-            (double)(mono_ms() - w->t0) / 1000.0, w->dir);
+            (double)(fs_test_mono_ms() - w->t0) / 1000.0, w->dir);
     fflush(stderr);
 }
 
@@ -175,7 +131,7 @@ static void note(const world_t *w, const char *fmt, ...) __attribute__((format(p
 static void note(const world_t *w, const char *fmt, ...)
 {
     va_list ap;
-    printf("[am-e2e %s +%6.2fs] ", w->name, (double)(mono_ms() - w->t0) / 1000.0);
+    printf("[am-e2e %s +%6.2fs] ", w->name, (double)(fs_test_mono_ms() - w->t0) / 1000.0);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -307,7 +263,7 @@ static int is_active(json_t *alert)
 /* Waits until the alert of country is listed as active; returns a copy. */
 static json_t *wait_active(world_t *w, const char *country, int timeout_ms)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = fs_test_mono_ms() + timeout_ms;
     for (;;) {
         json_t *alerts = am_alerts(w);
         json_t *a = find_alert(alerts, country);
@@ -318,26 +274,26 @@ static json_t *wait_active(world_t *w, const char *country, int timeout_ms)
         }
         json_decref(alerts);
         require_alive(&w->fwd, "the forwarder");
-        REQUIRE(mono_ms() < deadline, "alert country=%s not active in Alertmanager within %d ms",
+        REQUIRE(fs_test_mono_ms() < deadline, "alert country=%s not active in Alertmanager within %d ms",
                 country, timeout_ms);
-        sleep_ms(100);
+        fs_test_sleep_ms(100);
     }
 }
 
 /* Waits until no alert of country is listed (resolved alerts are not). */
 static int64_t wait_gone(world_t *w, const char *country, int timeout_ms)
 {
-    int64_t start = mono_ms();
+    int64_t start = fs_test_mono_ms();
     for (;;) {
         json_t *alerts = am_alerts(w);
         json_t *a = find_alert(alerts, country);
         json_decref(alerts);
         if (!a)
-            return mono_ms() - start;
-        REQUIRE(mono_ms() - start < timeout_ms,
+            return fs_test_mono_ms() - start;
+        REQUIRE(fs_test_mono_ms() - start < timeout_ms,
                 "alert country=%s still listed %d ms after its resolved message", country,
                 timeout_ms);
-        sleep_ms(50);
+        fs_test_sleep_ms(50);
     }
 }
 
@@ -391,19 +347,19 @@ static void am_start(world_t *w)
     snprintf(marker, sizeof marker, "alertmanager life %d", w->am_lives + 1);
     w->am = spawn(argv, w->am_log, marker);
     w->am_lives++;
-    int64_t deadline = mono_ms() + READY_TIMEOUT_MS;
+    int64_t deadline = fs_test_mono_ms() + READY_TIMEOUT_MS;
     while (am_get(w, "/-/ready", NULL) != 200) {
         require_alive(&w->am, "prometheus-alertmanager");
-        REQUIRE(mono_ms() < deadline, "Alertmanager not ready on port %d within %d ms", w->am_port,
+        REQUIRE(fs_test_mono_ms() < deadline, "Alertmanager not ready on port %d within %d ms", w->am_port,
                 READY_TIMEOUT_MS);
-        sleep_ms(100);
+        fs_test_sleep_ms(100);
     }
     note(w, "alertmanager life %d ready on 127.0.0.1:%d", w->am_lives, w->am_port);
 }
 
 static void am_kill(world_t *w)
 {
-    reap(w->am);
+    fs_test_reap(w->am);
     w->am = 0;
     note(w, "alertmanager killed");
 }
@@ -421,7 +377,7 @@ static void fwd_start(world_t *w)
 
 static void fwd_kill(world_t *w)
 {
-    reap(w->fwd);
+    fs_test_reap(w->fwd);
     w->fwd = 0;
     note(w, "forwarder SIGKILLed");
 }
@@ -429,19 +385,19 @@ static void fwd_kill(world_t *w)
 static void fwd_stop(world_t *w)
 {
     int status = 0;
-    int64_t start = mono_ms();
+    int64_t start = fs_test_mono_ms();
     REQUIRE(kill(w->fwd, SIGTERM) == 0, "kill: %s", strerror(errno));
     for (;;) {
         if (waitpid(w->fwd, &status, WNOHANG) == w->fwd)
             break;
-        REQUIRE(mono_ms() - start < STOP_TIMEOUT_MS, "the forwarder ignored SIGTERM for %d ms",
+        REQUIRE(fs_test_mono_ms() - start < STOP_TIMEOUT_MS, "the forwarder ignored SIGTERM for %d ms",
                 STOP_TIMEOUT_MS);
-        sleep_ms(20);
+        fs_test_sleep_ms(20);
     }
     w->fwd = 0;
     REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0,
             "after SIGTERM the forwarder ended with status 0x%x, expected exit 0", status);
-    note(w, "forwarder stopped by SIGTERM: exit 0 after %lld ms", (long long)(mono_ms() - start));
+    note(w, "forwarder stopped by SIGTERM: exit 0 after %lld ms", (long long)(fs_test_mono_ms() - start));
 }
 
 /* Occurrences of needle in the forwarder's log since its last start. */
@@ -464,12 +420,12 @@ static int log_count(const world_t *w, const char *needle)
 
 static void wait_log(world_t *w, const char *needle, int count, int timeout_ms)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = fs_test_mono_ms() + timeout_ms;
     while (log_count(w, needle) < count) {
         require_alive(&w->fwd, "the forwarder");
-        REQUIRE(mono_ms() < deadline, "the forwarder's log has fewer than %d '%s' after %d ms",
+        REQUIRE(fs_test_mono_ms() < deadline, "the forwarder's log has fewer than %d '%s' after %d ms",
                 count, needle, timeout_ms);
-        sleep_ms(50);
+        fs_test_sleep_ms(50);
     }
 }
 
@@ -511,7 +467,7 @@ static void create_topic(world_t *w)
     rd_kafka_AdminOptions_destroy(options);
     rd_kafka_queue_destroy(queue);
 
-    int64_t deadline = mono_ms() + ADMIN_TIMEOUT_MS;
+    int64_t deadline = fs_test_mono_ms() + ADMIN_TIMEOUT_MS;
     for (;;) {
         const rd_kafka_metadata_t *md = NULL;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, w->topic, NULL);
@@ -524,8 +480,8 @@ static void create_topic(world_t *w)
         rd_kafka_topic_destroy(rkt);
         if (ok)
             break;
-        REQUIRE(mono_ms() < deadline, "topic %s: no complete metadata", w->topic);
-        sleep_ms(100);
+        REQUIRE(fs_test_mono_ms() < deadline, "topic %s: no complete metadata", w->topic);
+        fs_test_sleep_ms(100);
     }
 }
 
@@ -587,7 +543,7 @@ static void wait_committed_to_end(world_t *w, int timeout_ms)
             errstr);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     REQUIRE(rk != NULL, "rd_kafka_new: %s", errstr);
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = fs_test_mono_ms() + timeout_ms;
     for (;;) {
         rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(PARTITIONS);
         int behind = 0;
@@ -607,9 +563,9 @@ static void wait_committed_to_end(world_t *w, int timeout_ms)
         rd_kafka_topic_partition_list_destroy(list);
         if (!e && !behind)
             break;
-        REQUIRE(mono_ms() < deadline, "offsets not committed to the end within %d ms: %s",
+        REQUIRE(fs_test_mono_ms() < deadline, "offsets not committed to the end within %d ms: %s",
                 timeout_ms, e ? rd_kafka_err2str(e) : why);
-        sleep_ms(100);
+        fs_test_sleep_ms(100);
     }
     rd_kafka_destroy(rk);
 }
@@ -621,7 +577,7 @@ static void world_init(world_t *w, const char *name)
     char base[64], errstr[512];
     memset(w, 0, sizeof *w);
     w->name = name;
-    w->t0 = mono_ms();
+    w->t0 = fs_test_mono_ms();
     current = w;
     snprintf(w->dir, sizeof w->dir, "/tmp/fs-am-e2e-XXXXXX");
     REQUIRE(mkdtemp(w->dir) != NULL, "mkdtemp: %s", strerror(errno));
@@ -732,7 +688,7 @@ START_TEST(fire_and_resolve)
     note(&w, "the poison message was logged with Alertmanager's answer and skipped");
 
     /* Well past resolve_timeout, the alert is still active: it is re-posted. */
-    sleep_ms((RESOLVE_TIMEOUT_S * 2 + 1) * 1000);
+    fs_test_sleep_ms((RESOLVE_TIMEOUT_S * 2 + 1) * 1000);
     a = wait_active(&w, "BR", 1);
     json_decref(a);
     note(&w, "still active after %d s (resolve_timeout %d s): re-posted", RESOLVE_TIMEOUT_S * 2 + 1,
@@ -774,7 +730,7 @@ START_TEST(kill_and_restart)
     rfc3339_now(ends, 0);
     produce_alert(&w, "dddd000000000002", 0, "JP", starts, ends);
     wait_log(&w, "event=alertmanager_unavailable", 1, 15000);
-    sleep_ms(1500);
+    fs_test_sleep_ms(1500);
     note(&w, "the forwarder is retrying; killing it mid-way");
     fwd_kill(&w);
 
@@ -782,7 +738,7 @@ START_TEST(kill_and_restart)
      * the restarted forwarder. */
     am_start(&w);
     fwd_start(&w);
-    int64_t deadline = mono_ms() + 60000;
+    int64_t deadline = fs_test_mono_ms() + 60000;
     int de = 0, fr = 0;
     while (!(de && fr)) {
         json_t *alerts = am_alerts(&w);
@@ -792,14 +748,14 @@ START_TEST(kill_and_restart)
         json_decref(alerts);
         REQUIRE(!jp, "JP was posted as firing after its resolved message");
         require_alive(&w.fwd, "the restarted forwarder");
-        REQUIRE(mono_ms() < deadline, "after the restart: DE active %d, FR active %d", de, fr);
-        sleep_ms(50);
+        REQUIRE(fs_test_mono_ms() < deadline, "after the restart: DE active %d, FR active %d", de, fr);
+        fs_test_sleep_ms(50);
     }
     note(&w, "after the restart: DE (rebuilt) and FR (uncommitted) active, JP not");
     REQUIRE(log_count(&w, "event=rebuild_done") >= 1, "no rebuild_done in the log");
 
     /* A few re-posts later, still the same picture. */
-    sleep_ms(3000);
+    fs_test_sleep_ms(3000);
     json_t *alerts = am_alerts(&w);
     REQUIRE(is_active(find_alert(alerts, "DE")) && is_active(find_alert(alerts, "FR")) &&
                 !find_alert(alerts, "JP"),

@@ -80,20 +80,6 @@ static const char *redis_server_bin;
 
 /* ---- time ----------------------------------------------------------------- */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* ---- one test's world, and what a failure cleans up ------------------------ */
 
 typedef struct e2e {
@@ -118,28 +104,6 @@ typedef struct e2e {
 
 /* The running test, for the failure path. */
 static e2e_t *current;
-
-static void print_log_tail(const char *path, const char *what)
-{
-    FILE *f = fopen(path, "r");
-    char line[4096];
-    long lines = 0, skip;
-    if (!f) {
-        fprintf(stderr, "(no %s at %s)\n", what, path);
-        return;
-    }
-    while (fgets(line, sizeof line, f))
-        lines++;
-    skip = lines > LOG_TAIL_LINES ? lines - LOG_TAIL_LINES : 0;
-    rewind(f);
-    fprintf(stderr, "---- %s %s (%ld lines%s) ----\n", what, path, lines,
-            skip ? ", last lines only" : "");
-    for (long i = 0; fgets(line, sizeof line, f); i++)
-        if (i >= skip)
-            fputs(line, stderr);
-    fprintf(stderr, "---- end of %s ----\n", what);
-    fclose(f);
-}
 
 static redisContext *raw_connect(const char *address)
 {
@@ -201,14 +165,6 @@ static long delete_keys(const char *address, const char *prefix)
     return left;
 }
 
-static void reap(pid_t pid)
-{
-    int status;
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-}
-
 /* The failure path: nothing of the test may outlive it. */
 static void fail_cleanup(void)
 {
@@ -217,14 +173,14 @@ static void fail_cleanup(void)
         return;
     current = NULL;
     if (t->daemon > 0) {
-        reap(t->daemon);
+        fs_test_reap(t->daemon);
         t->daemon = 0;
     }
-    print_log_tail(t->log_path, "daemon log");
+    fs_test_print_log_tail(t->log_path, "daemon log", LOG_TAIL_LINES);
     if (t->redis_pid > 0) {
         char path[128];
         snprintf(path, sizeof path, "%s/redis.log", t->redis_dir);
-        print_log_tail(path, "private redis-server log");
+        fs_test_print_log_tail(path, "private redis-server log", LOG_TAIL_LINES);
     }
     /* FORESHOCK_E2E_KEEP=1 keeps the keys for a post-mortem. */
     const char *keep = getenv("FORESHOCK_E2E_KEEP");
@@ -233,7 +189,7 @@ static void fail_cleanup(void)
     else if (t->redis_pid <= 0 || kill(t->redis_pid, 0) == 0)
         delete_keys(t->redis, t->prefix);
     if (t->redis_pid > 0)
-        reap(t->redis_pid);
+        fs_test_reap(t->redis_pid);
     if (t->redis_dir[0] && !(keep && strcmp(keep, "1") == 0)) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->redis_dir);
@@ -241,7 +197,7 @@ static void fail_cleanup(void)
             fprintf(stderr, "could not remove %s\n", t->redis_dir);
     }
     fprintf(stderr, "e2e %s failed after %.1f s (log kept at %s)\n", t->name,
-            (double)(mono_ms() - t->t0) / 1000.0, t->log_path);
+            (double)(fs_test_mono_ms() - t->t0) / 1000.0, t->log_path);
     fflush(stderr);
 }
 
@@ -260,7 +216,7 @@ static void note(const e2e_t *t, const char *fmt, ...) __attribute__((format(pri
 static void note(const e2e_t *t, const char *fmt, ...)
 {
     va_list ap;
-    printf("[e2e %s +%6.2fs] ", t->name, (double)(mono_ms() - t->t0) / 1000.0);
+    printf("[e2e %s +%6.2fs] ", t->name, (double)(fs_test_mono_ms() - t->t0) / 1000.0);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -333,7 +289,7 @@ static void create_topics(e2e_t *t, const char *const *names, size_t n)
     rd_kafka_queue_destroy(queue);
 
     /* The broker answers before every partition has a leader everywhere. */
-    int64_t deadline = mono_ms() + ADMIN_TIMEOUT_MS;
+    int64_t deadline = fs_test_mono_ms() + ADMIN_TIMEOUT_MS;
     for (size_t i = 0; i < n; i++) {
         for (;;) {
             const rd_kafka_metadata_t *md = NULL;
@@ -349,9 +305,9 @@ static void create_topics(e2e_t *t, const char *const *names, size_t n)
             rd_kafka_topic_destroy(rkt);
             if (ok)
                 break;
-            REQUIRE(mono_ms() < deadline, "topic %s: no complete metadata within %d ms", names[i],
+            REQUIRE(fs_test_mono_ms() < deadline, "topic %s: no complete metadata within %d ms", names[i],
                     ADMIN_TIMEOUT_MS);
-            sleep_ms(100);
+            fs_test_sleep_ms(100);
         }
     }
     rd_kafka_destroy(rk);
@@ -468,9 +424,9 @@ static void read_topic(const char *topic, kmsgs_t *out)
         REQUIRE(e == RD_KAFKA_RESP_ERR_NO_ERROR, "assign %s: %s", topic, rd_kafka_err2str(e));
     }
     rd_kafka_topic_partition_list_destroy(parts);
-    int64_t deadline = mono_ms() + READ_TIMEOUT_MS;
+    int64_t deadline = fs_test_mono_ms() + READ_TIMEOUT_MS;
     while (waiting > 0) {
-        REQUIRE(mono_ms() < deadline, "reading %s: %d partitions not read to the end in %d ms",
+        REQUIRE(fs_test_mono_ms() < deadline, "reading %s: %d partitions not read to the end in %d ms",
                 topic, waiting, READ_TIMEOUT_MS);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m)
@@ -561,7 +517,7 @@ static void e2e_init(e2e_t *t, const char *name)
     char base[64];
     memset(t, 0, sizeof *t);
     t->name = name;
-    t->t0 = mono_ms();
+    t->t0 = fs_test_mono_ms();
     snprintf(t->conf_path, sizeof t->conf_path, "/tmp/fs-e2e-conf-XXXXXX");
     snprintf(t->log_path, sizeof t->log_path, "/tmp/fs-e2e-log-XXXXXX");
     snprintf(t->redis, sizeof t->redis, "%s", redis_addr);
@@ -629,7 +585,7 @@ static void daemon_start(e2e_t *t, const char *const *extra)
     int fd = open(t->log_path, O_WRONLY | O_APPEND | O_CREAT, 0600);
     REQUIRE(fd >= 0, "open %s: %s", t->log_path, strerror(errno));
     dprintf(fd, "==== e2e: daemon life %d starts at +%.2fs ====\n", t->lives + 1,
-            (double)(mono_ms() - t->t0) / 1000.0);
+            (double)(fs_test_mono_ms() - t->t0) / 1000.0);
     argv[argc++] = FORESHOCK_BIN;
     argv[argc++] = "-c";
     argv[argc++] = t->conf_path;
@@ -691,28 +647,28 @@ static void daemon_stop(e2e_t *t)
 {
     int status = 0;
     char why[64];
-    int64_t start = mono_ms();
+    int64_t start = fs_test_mono_ms();
     REQUIRE(kill(t->daemon, SIGTERM) == 0, "kill: %s", strerror(errno));
     for (;;) {
         pid_t r = waitpid(t->daemon, &status, WNOHANG);
         if (r == t->daemon)
             break;
-        REQUIRE(mono_ms() - start < STOP_TIMEOUT_MS,
+        REQUIRE(fs_test_mono_ms() - start < STOP_TIMEOUT_MS,
                 "the daemon did not exit within %d ms of "
                 "SIGTERM",
                 STOP_TIMEOUT_MS);
-        sleep_ms(20);
+        fs_test_sleep_ms(20);
     }
     t->daemon = 0;
     REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0,
             "after SIGTERM the daemon %s, expected exit status 0",
             describe_status(status, why, sizeof why));
-    note(t, "daemon stopped by SIGTERM: exit 0 after %lld ms", (long long)(mono_ms() - start));
+    note(t, "daemon stopped by SIGTERM: exit 0 after %lld ms", (long long)(fs_test_mono_ms() - start));
 }
 
 static void daemon_kill(e2e_t *t)
 {
-    reap(t->daemon);
+    fs_test_reap(t->daemon);
     t->daemon = 0;
 }
 
@@ -752,10 +708,10 @@ static int stored_offsets(e2e_t *t, int64_t out[N_INPUTS], char *err, size_t err
 static void stored_offsets_now(e2e_t *t, int64_t out[N_INPUTS])
 {
     char err[512] = "";
-    int64_t deadline = mono_ms() + 15000;
+    int64_t deadline = fs_test_mono_ms() + 15000;
     while (stored_offsets(t, out, err, sizeof err) != FS_STORE_OK) {
-        REQUIRE(mono_ms() < deadline, "store offsets unreadable for 15 s: %s", err);
-        sleep_ms(50);
+        REQUIRE(fs_test_mono_ms() < deadline, "store offsets unreadable for 15 s: %s", err);
+        fs_test_sleep_ms(50);
     }
 }
 
@@ -791,8 +747,8 @@ static void resume_times(const e2e_t *t, const int64_t stored[N_INPUTS], int64_t
     if (waiting && rd_kafka_assign(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
         waiting = 0;
     rd_kafka_topic_partition_list_destroy(parts);
-    int64_t deadline = mono_ms() + 10000;
-    while (waiting > 0 && mono_ms() < deadline) {
+    int64_t deadline = fs_test_mono_ms() + 10000;
+    while (waiting > 0 && fs_test_mono_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m)
             continue;
@@ -845,7 +801,7 @@ static double wait_progress(e2e_t *t, const int64_t hw[N_INPUTS], double share, 
 {
     int64_t stored[N_INPUTS];
     char err[512] = "", detail[1024];
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = fs_test_mono_ms() + timeout_ms;
     for (;;) {
         require_daemon_alive(t, "before applying the input");
         if (stored_offsets(t, stored, err, sizeof err) == FS_STORE_OK) {
@@ -856,7 +812,7 @@ static double wait_progress(e2e_t *t, const int64_t hw[N_INPUTS], double share, 
             double got = progress(stored, hw);
             if (share >= 1.0 ? all : got >= share)
                 return got;
-            if (mono_ms() > deadline) {
+            if (fs_test_mono_ms() > deadline) {
                 size_t used = 0;
                 detail[0] = '\0';
                 for (int i = 0; i < N_INPUTS && used < sizeof detail; i++)
@@ -870,10 +826,10 @@ static double wait_progress(e2e_t *t, const int64_t hw[N_INPUTS], double share, 
                         timeout_ms, 100 * got, 100 * share, detail);
             }
         } else {
-            REQUIRE(mono_ms() <= deadline, "store offsets unreadable for %d ms: %s", timeout_ms,
+            REQUIRE(fs_test_mono_ms() <= deadline, "store offsets unreadable for %d ms: %s", timeout_ms,
                     err);
         }
-        sleep_ms(share >= 1.0 ? 100 : 20);
+        fs_test_sleep_ms(share >= 1.0 ? 100 : 20);
     }
 }
 
@@ -1173,11 +1129,11 @@ static fs_wl_producer_t *new_producer(void)
 static long produce(e2e_t *t, fs_workload_t *wl, fs_wl_producer_t *prod, int64_t until_ms)
 {
     char err[512] = "";
-    int64_t start = mono_ms();
+    int64_t start = fs_test_mono_ms();
     long n = fs_wl_produce(wl, prod, t->playback, t->errors, until_ms, err, sizeof err);
     REQUIRE(n >= 0, "producing the workload: %s", err);
     note(t, "produced %ld events in %.2f s (%llu playback, %llu error events so far)", n,
-         (double)(mono_ms() - start) / 1000.0, (unsigned long long)fs_wl_count(wl, FS_WL_PLAYBACK),
+         (double)(fs_test_mono_ms() - start) / 1000.0, (unsigned long long)fs_wl_count(wl, FS_WL_PLAYBACK),
          (unsigned long long)fs_wl_count(wl, FS_WL_ERROR));
     return n;
 }
@@ -1195,9 +1151,9 @@ static void run_to_end(e2e_t *t, const char *const *extra)
     int64_t hw[N_INPUTS];
     input_watermarks(t, hw);
     daemon_start(t, extra);
-    int64_t start = mono_ms();
+    int64_t start = fs_test_mono_ms();
     wait_progress(t, hw, 1.0, APPLY_TIMEOUT_MS);
-    note(t, "daemon applied every offset in %.2f s", (double)(mono_ms() - start) / 1000.0);
+    note(t, "daemon applied every offset in %.2f s", (double)(fs_test_mono_ms() - start) / 1000.0);
     daemon_stop(t);
 }
 
@@ -1342,28 +1298,28 @@ START_TEST(test_crash)
 
     double done = 0.0;
     for (size_t k = 0; k < sizeof kill_at / sizeof kill_at[0]; k++) {
-        int64_t start = mono_ms();
+        int64_t start = fs_test_mono_ms();
         daemon_start(&t, extra);
         /* Each life must apply something of its own before it dies. */
         double goal = kill_at[k] > done + 0.05 ? kill_at[k] : done + 0.05;
         double reached = wait_progress(&t, hw, goal, APPLY_TIMEOUT_MS);
         long delay = (long)(test_rnd() % 300);
-        sleep_ms(delay);
+        fs_test_sleep_ms(delay);
         require_daemon_alive(&t, "before it could be killed");
         daemon_kill(&t);
         int64_t stored[N_INPUTS];
         stored_offsets_now(&t, stored);
         double at = progress(stored, hw);
         note(&t, "life %d: SIGKILL at %.1f%% applied (%.1f%% + %ld ms), %.2f s after its start",
-             t.lives, 100 * at, 100 * reached, delay, (double)(mono_ms() - start) / 1000.0);
+             t.lives, 100 * at, 100 * reached, delay, (double)(fs_test_mono_ms() - start) / 1000.0);
         REQUIRE(at < 1.0, "life %d applied everything before the kill: not mid-stream", t.lives);
         note_resume_times(&t, stored, params.base_ms);
         done = at;
     }
-    int64_t start = mono_ms();
+    int64_t start = fs_test_mono_ms();
     daemon_start(&t, extra);
     wait_progress(&t, hw, 1.0, APPLY_TIMEOUT_MS);
-    note(&t, "last life applied the rest in %.2f s", (double)(mono_ms() - start) / 1000.0);
+    note(&t, "last life applied the rest in %.2f s", (double)(fs_test_mono_ms() - start) / 1000.0);
     daemon_stop(&t);
 
     size_t n = read_alerts(&t, &alerts);
@@ -1565,7 +1521,7 @@ static void start_private_redis(e2e_t *t)
         _exit(127);
     }
     t->redis_pid = pid;
-    int64_t deadline = mono_ms() + 15000;
+    int64_t deadline = fs_test_mono_ms() + 15000;
     for (;;) {
         redisContext *c = raw_connect(t->redis);
         if (c) {
@@ -1579,9 +1535,9 @@ static void start_private_redis(e2e_t *t)
         }
         int status;
         REQUIRE(waitpid(pid, &status, WNOHANG) == 0, "the private redis-server exited at start");
-        REQUIRE(mono_ms() < deadline, "the private redis-server on %s did not answer in 15 s",
+        REQUIRE(fs_test_mono_ms() < deadline, "the private redis-server on %s did not answer in 15 s",
                 t->redis);
-        sleep_ms(50);
+        fs_test_sleep_ms(50);
     }
 }
 
@@ -1589,15 +1545,15 @@ static void start_private_redis(e2e_t *t)
 static void stop_private_redis(e2e_t *t)
 {
     int status;
-    int64_t deadline = mono_ms() + 10000;
+    int64_t deadline = fs_test_mono_ms() + 10000;
     kill(t->redis_pid, SIGTERM);
     while (waitpid(t->redis_pid, &status, WNOHANG) == 0) {
-        if (mono_ms() > deadline) {
-            reap(t->redis_pid);
+        if (fs_test_mono_ms() > deadline) {
+            fs_test_reap(t->redis_pid);
             t->redis_pid = 0;
             REQUIRE(0, "the private redis-server did not stop within 10 s of SIGTERM");
         }
-        sleep_ms(20);
+        fs_test_sleep_ms(20);
     }
     t->redis_pid = 0;
 }
@@ -1661,7 +1617,7 @@ START_TEST(test_redis_outage)
     note(&t, "redis-server stopped with %.1f%% of the input applied", 100 * at);
     for (int i = 0; i < 100; i++) {
         require_daemon_alive(&t, "while Redis was down");
-        sleep_ms(100);
+        fs_test_sleep_ms(100);
     }
     long down_at = log_find(&t, "store_unavailable", 0);
     REQUIRE(down_at >= 0, "no store_unavailable logged after 10 s without Redis");
@@ -1670,10 +1626,10 @@ START_TEST(test_redis_outage)
     REQUIRE(progress(stored, hw) < 1.0, "the daemon applied everything before the outage");
     note(&t, "redis-server restarted after 10 s; %.1f%% was applied before it stopped",
          100 * progress(stored, hw));
-    int64_t start = mono_ms();
+    int64_t start = fs_test_mono_ms();
     wait_progress(&t, hw, 1.0, APPLY_TIMEOUT_MS);
     note(&t, "daemon applied every offset %.2f s after Redis came back",
-         (double)(mono_ms() - start) / 1000.0);
+         (double)(fs_test_mono_ms() - start) / 1000.0);
     REQUIRE(log_find(&t, "store_available", down_at) >= 0,
             "no store_available logged after store_unavailable");
     daemon_stop(&t);

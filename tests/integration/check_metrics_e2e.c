@@ -77,20 +77,6 @@ static const char *prometheus_bin;
 
 /* ---- time ------------------------------------------------------------------ */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* ---- one test's world, and what a failure cleans up ------------------------- */
 
 typedef struct world {
@@ -112,28 +98,6 @@ typedef struct world {
 } world_t;
 
 static world_t *current;
-
-static void print_log_tail(const char *path, const char *what)
-{
-    FILE *f = fopen(path, "r");
-    char line[4096];
-    long lines = 0, skip;
-    if (!f) {
-        fprintf(stderr, "(no %s at %s)\n", what, path);
-        return;
-    }
-    while (fgets(line, sizeof line, f))
-        lines++;
-    skip = lines > LOG_TAIL_LINES ? lines - LOG_TAIL_LINES : 0;
-    rewind(f);
-    fprintf(stderr, "---- %s %s (%ld lines%s) ----\n", what, path, lines,
-            skip ? ", last lines only" : "");
-    for (long i = 0; fgets(line, sizeof line, f); i++)
-        if (i >= skip)
-            fputs(line, stderr);
-    fprintf(stderr, "---- end of %s ----\n", what);
-    fclose(f);
-}
 
 static redisContext *raw_connect(const char *address)
 {
@@ -193,14 +157,6 @@ static long delete_keys(const char *address, const char *prefix)
     return left;
 }
 
-static void reap(pid_t pid)
-{
-    int status;
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-}
-
 static void remove_dir(const char *dir)
 {
     char cmd[160];
@@ -217,28 +173,28 @@ static void fail_cleanup(void)
         return;
     current = NULL;
     if (t->daemon > 0)
-        reap(t->daemon);
-    print_log_tail(t->log_path, "daemon log");
+        fs_test_reap(t->daemon);
+    fs_test_print_log_tail(t->log_path, "daemon log", LOG_TAIL_LINES);
     if (t->prom_pid > 0) {
         char path[128];
-        reap(t->prom_pid);
+        fs_test_reap(t->prom_pid);
         snprintf(path, sizeof path, "%s/prometheus.log", t->prom_dir);
-        print_log_tail(path, "prometheus log");
+        fs_test_print_log_tail(path, "prometheus log", LOG_TAIL_LINES);
     }
     if (t->prom_dir[0])
         remove_dir(t->prom_dir);
     if (t->redis_pid > 0) {
         char path[128];
         snprintf(path, sizeof path, "%s/redis.log", t->redis_dir);
-        print_log_tail(path, "private redis-server log");
-        reap(t->redis_pid);
+        fs_test_print_log_tail(path, "private redis-server log", LOG_TAIL_LINES);
+        fs_test_reap(t->redis_pid);
     } else if (!t->redis_dir[0]) {
         delete_keys(t->redis, t->prefix);
     }
     if (t->redis_dir[0])
         remove_dir(t->redis_dir);
     fprintf(stderr, "metrics e2e %s failed after %.1f s (daemon log kept at %s)\n", t->name,
-            (double)(mono_ms() - t->t0) / 1000.0, t->log_path);
+            (double)(fs_test_mono_ms() - t->t0) / 1000.0, t->log_path);
     fflush(stderr);
 }
 
@@ -257,7 +213,7 @@ static void note(const world_t *t, const char *fmt, ...) __attribute__((format(p
 static void note(const world_t *t, const char *fmt, ...)
 {
     va_list ap;
-    printf("[metrics %s +%6.2fs] ", t->name, (double)(mono_ms() - t->t0) / 1000.0);
+    printf("[metrics %s +%6.2fs] ", t->name, (double)(fs_test_mono_ms() - t->t0) / 1000.0);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -314,14 +270,14 @@ static pid_t spawn(const char *const *argv, const char *log)
 static int stop_child(pid_t pid, const char *what)
 {
     int status = 0;
-    int64_t start = mono_ms();
+    int64_t start = fs_test_mono_ms();
     REQUIRE(kill(pid, SIGTERM) == 0, "kill %s: %s", what, strerror(errno));
     while (waitpid(pid, &status, WNOHANG) != pid) {
-        if (mono_ms() - start > STOP_TIMEOUT_MS) {
-            reap(pid);
+        if (fs_test_mono_ms() - start > STOP_TIMEOUT_MS) {
+            fs_test_reap(pid);
             REQUIRE(0, "%s did not exit within %d ms of SIGTERM", what, STOP_TIMEOUT_MS);
         }
-        sleep_ms(20);
+        fs_test_sleep_ms(20);
     }
     return status;
 }
@@ -374,7 +330,7 @@ static void create_topics(const char *const *names, size_t n)
         rd_kafka_NewTopic_destroy(topics[i]);
     rd_kafka_AdminOptions_destroy(options);
     rd_kafka_queue_destroy(queue);
-    int64_t deadline = mono_ms() + ADMIN_TIMEOUT_MS;
+    int64_t deadline = fs_test_mono_ms() + ADMIN_TIMEOUT_MS;
     for (size_t i = 0; i < n; i++) {
         for (;;) {
             const rd_kafka_metadata_t *md = NULL;
@@ -389,8 +345,8 @@ static void create_topics(const char *const *names, size_t n)
             rd_kafka_topic_destroy(rkt);
             if (ok)
                 break;
-            REQUIRE(mono_ms() < deadline, "topic %s: no complete metadata", names[i]);
-            sleep_ms(100);
+            REQUIRE(fs_test_mono_ms() < deadline, "topic %s: no complete metadata", names[i]);
+            fs_test_sleep_ms(100);
         }
     }
     rd_kafka_destroy(rk);
@@ -519,7 +475,7 @@ static void world_init(world_t *t, const char *name)
     char base[64];
     memset(t, 0, sizeof *t);
     t->name = name;
-    t->t0 = mono_ms();
+    t->t0 = fs_test_mono_ms();
     current = t;
     snprintf(t->conf_path, sizeof t->conf_path, "/tmp/fs-metrics-conf-XXXXXX");
     snprintf(t->log_path, sizeof t->log_path, "/tmp/fs-metrics-log-XXXXXX");
@@ -607,7 +563,7 @@ static int64_t wait_status(world_t *t, const char *path, int want, const char *b
                            void (*pump)(void *), void *pump_arg)
 {
     char out[4096];
-    int64_t start = mono_ms(), deadline = start + timeout_ms;
+    int64_t start = fs_test_mono_ms(), deadline = start + timeout_ms;
     int last = 0;
     char last_body[256] = "";
     for (;;) {
@@ -616,12 +572,12 @@ static int64_t wait_status(world_t *t, const char *path, int want, const char *b
         if (last > 0)
             snprintf(last_body, sizeof last_body, "%.200s", out);
         if (last == want && (!body || strcmp(out, body) == 0))
-            return mono_ms() - start;
-        REQUIRE(mono_ms() < deadline, "GET %s: still %d \"%s\" after %d ms, waited for %d%s%s",
+            return fs_test_mono_ms() - start;
+        REQUIRE(fs_test_mono_ms() < deadline, "GET %s: still %d \"%s\" after %d ms, waited for %d%s%s",
                 path, last, last_body, timeout_ms, want, body ? " " : "", body ? body : "");
         if (pump)
             pump(pump_arg);
-        sleep_ms(100);
+        fs_test_sleep_ms(100);
     }
 }
 
@@ -774,7 +730,7 @@ START_TEST(test_endpoints)
              t.playback);
     snprintf(consumed_e, sizeof consumed_e, "foreshock_events_consumed_total{topic=\"%s\"}",
              t.errors);
-    int64_t deadline = mono_ms() + 120000;
+    int64_t deadline = fs_test_mono_ms() + 120000;
     partition_sums_t parts;
     for (;;) {
         require_daemon_alive(&t);
@@ -788,16 +744,16 @@ START_TEST(test_endpoints)
                    fired == resolved + sample(text, "foreshock_open_alerts");
         if (done)
             break;
-        REQUIRE(mono_ms() < deadline,
+        REQUIRE(fs_test_mono_ms() < deadline,
                 "after 120 s: consumed %g/%g playback, %g/%g errors; %d partitions shown, lag "
                 "zero %d, committed at end %d; alerts fired %g, resolved %g, open %g",
                 sample(text, consumed_p), playback, sample(text, consumed_e), errors,
                 parts.partitions, parts.lag_zero, parts.committed_at_end, fired, resolved,
                 sample(text, "foreshock_open_alerts"));
         free(text);
-        sleep_ms(250);
+        fs_test_sleep_ms(250);
     }
-    note(&t, "everything consumed and committed after %.1f s", (double)(mono_ms() - t.t0) / 1000.0);
+    note(&t, "everything consumed and committed after %.1f s", (double)(fs_test_mono_ms() - t.t0) / 1000.0);
 
     /* Every series, with values that agree with what was produced. */
     char build[300];
@@ -900,7 +856,7 @@ static void start_private_redis(world_t *t)
                           "no",
                           NULL};
     t->redis_pid = spawn(argv, logfile);
-    int64_t deadline = mono_ms() + 15000;
+    int64_t deadline = fs_test_mono_ms() + 15000;
     for (;;) {
         redisContext *c = raw_connect(t->redis);
         if (c) {
@@ -915,8 +871,8 @@ static void start_private_redis(world_t *t)
         int status;
         REQUIRE(waitpid(t->redis_pid, &status, WNOHANG) == 0,
                 "the private redis-server exited at start");
-        REQUIRE(mono_ms() < deadline, "the private redis-server did not answer in 15 s");
-        sleep_ms(50);
+        REQUIRE(fs_test_mono_ms() < deadline, "the private redis-server did not answer in 15 s");
+        fs_test_sleep_ms(50);
     }
 }
 
@@ -1102,7 +1058,7 @@ START_TEST(test_prometheus)
     /* Prometheus shows the daemon up (it would mark a scrape it cannot
      * parse as down), then the counters with the values the endpoint has. */
     const char *topics[] = {t.playback, t.errors};
-    int64_t deadline = mono_ms() + 60000;
+    int64_t deadline = fs_test_mono_ms() + 60000;
     double got[2] = {NAN, NAN};
     int up = 0;
     for (;;) {
@@ -1126,11 +1082,11 @@ START_TEST(test_prometheus)
         json_decref(result);
         if (up && got[0] == want[0] && got[1] == want[1])
             break;
-        REQUIRE(mono_ms() < deadline,
+        REQUIRE(fs_test_mono_ms() < deadline,
                 "after 60 s Prometheus has up=%d, foreshock_events_consumed_total %g and %g, "
                 "expected %g and %g",
                 up, got[0], got[1], want[0], want[1]);
-        sleep_ms(500);
+        fs_test_sleep_ms(500);
     }
     note(&t, "Prometheus has foreshock_events_consumed_total = %g (playback), %g (errors)", got[0],
          got[1]);

@@ -5,10 +5,13 @@
  */
 #include "tests/integration/services.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 const char *fs_test_service(const char *env_name)
@@ -47,4 +50,48 @@ int fs_test_unique_name(char *buf, size_t size, const char *prefix)
     if (n < 0 || (size_t)n >= size)
         return -1;
     return 0;
+}
+
+int64_t fs_test_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void fs_test_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+void fs_test_print_log_tail(const char *path, const char *what, long max_lines)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    long lines = 0, skip;
+    if (!f) {
+        fprintf(stderr, "(no %s at %s)\n", what, path);
+        return;
+    }
+    while (fgets(line, sizeof line, f))
+        lines++;
+    skip = lines > max_lines ? lines - max_lines : 0;
+    rewind(f);
+    fprintf(stderr, "---- %s %s (%ld lines%s) ----\n", what, path, lines,
+            skip ? ", last lines only" : "");
+    for (long i = 0; fgets(line, sizeof line, f); i++)
+        if (i >= skip)
+            fputs(line, stderr);
+    fprintf(stderr, "---- end of %s ----\n", what);
+    fclose(f);
+}
+
+void fs_test_reap(pid_t pid)
+{
+    int status;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
 }

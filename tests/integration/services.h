@@ -13,6 +13,8 @@
 #define FS_TESTS_INTEGRATION_SERVICES_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /* Exit code that ctest reports as "skipped" (SKIP_RETURN_CODE in tests/). */
 #define FS_TEST_SKIP 77
@@ -34,5 +36,18 @@ const char *fs_test_service(const char *env_name);
  * must not be used). Not thread-safe (a static counter).
  */
 int fs_test_unique_name(char *buf, size_t size, const char *prefix);
+
+/* Milliseconds of a monotonic clock. */
+int64_t fs_test_mono_ms(void);
+
+/* Sleeps ms milliseconds, resuming after signals. */
+void fs_test_sleep_ms(long ms);
+
+/* Prints the last max_lines lines of the log at path to stderr, framed and
+ * named `what` (for failure messages). */
+void fs_test_print_log_tail(const char *path, const char *what, long max_lines);
+
+/* SIGKILLs a child and waits for it. */
+void fs_test_reap(pid_t pid);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * nab.c: `foreshock-bench nab` (see nab.h).
+ * nab.c: `foreshock-bench nab` (see nab.h): one registered value model, fed
+ * every file of the corpus row by row, its scores written and scored.
  */
 #include "bench/nab.h"
 
@@ -12,41 +13,49 @@
 #include <sys/stat.h>
 
 #include "bench/nab_score.h"
+#include "models/model.h"
 
-const fs_nab_cusum_params_t fs_nab_cusum_default = {
-    .alpha = 0.01, .beta = 0.01, .k = 0.5, .h = 8.0, .reset = 30.0, .clip = 6.0, .warmup = 50,
-};
-
-void fs_nab_cusum_run(const fs_nab_cusum_params_t *params, const double *value, size_t n,
-                      double *score)
+/* NAB's probationary period (nab/detectors/base.py, as nab_score.h states):
+ * 15% of the file, at most 15% of 5000 rows. */
+static double probation_rows(size_t n)
 {
-    double mu = n ? value[0] : 0.0, scale = 0.0, sp = 0.0, sn = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double x = value[i], r = x - mu;
-        double s = scale > 1e-9 ? scale : 1e-9;
-        double z = r / (1.25 * s);
-        if (z > params->clip)
-            z = params->clip;
-        if (z < -params->clip)
-            z = -params->clip;
-        if (i >= params->warmup && scale > 0.0) {
-            sp = fmax(0.0, sp + z - params->k);
-            sn = fmax(0.0, sn - z - params->k);
-        }
-        double S = fmax(sp, sn);
-        score[i] = i >= params->warmup ? 1.0 - exp(-S / params->h) : 0.0;
-        /* Robust updates: the residual fed to the estimates is clipped. */
-        double lim = params->clip * 1.25 * s;
-        double rc = scale > 0.0 ? fmax(-lim, fmin(lim, r)) : r;
-        double a = i < params->warmup ? 1.0 / (double)(i + 1) : params->alpha;
-        double b = i < params->warmup ? 1.0 / (double)(i + 1) : params->beta;
-        mu += a * rc;
-        scale += b * (fabs(rc) - scale);
-        if (S > params->reset) {
-            sp = sn = 0.0;
-            mu = x;
-        }
+    return fmin(floor(0.15 * (double)n), 0.15 * 5000.0);
+}
+
+void fs_nab_model_params(const double *value, size_t n, fs_model_params_t *params)
+{
+    double lo = n ? value[0] : 0.0, hi = lo, probation = probation_rows(n);
+
+    for (size_t i = 1; i < n; i++) {
+        lo = fmin(lo, value[i]);
+        hi = fmax(hi, value[i]);
     }
+    memset(params, 0, sizeof *params);
+    params->bucket_seconds = 1.0;
+    params->warmup_buckets = probation;
+    params->value_min = lo;
+    params->value_max = hi;
+    params->rest_buckets = floor(probation / FS_NAB_REST_DIVISOR);
+}
+
+int fs_nab_model_run(const fs_model_vtable_t *model, const double *value, size_t n, double *score)
+{
+    fs_model_params_t params;
+    fs_model_verdict_t verdict;
+    void *state = malloc(model->state_size);
+
+    if (state == NULL)
+        return -1;
+    fs_nab_model_params(value, n, &params);
+    model->init(state, &params);
+    for (size_t i = 0; i < n; i++) {
+        fs_model_obs_t obs = {
+            .bucket_start_ms = (int64_t)i * 1000, .n = 1.0, .x = value[i], .prior = NAN};
+        model->update(state, &params, &obs, &verdict);
+        score[i] = verdict.score;
+    }
+    free(state);
+    return 0;
 }
 
 static int mkdirs(const char *path)
@@ -89,14 +98,20 @@ static int write_results(const fs_nab_corpus_t *corpus, size_t f, const char *ou
     return 0;
 }
 
+static const char usage[] =
+    "usage: foreshock-bench nab --corpus DIR --out DIR [--model NAME] [--detector NAME]\n";
+
 int fs_bench_nab_main(int argc, char **argv)
 {
     static const struct option options[] = {{"corpus", required_argument, NULL, 'c'},
                                             {"out", required_argument, NULL, 'o'},
+                                            {"model", required_argument, NULL, 'm'},
                                             {"detector", required_argument, NULL, 'd'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     const char *corpus_dir = NULL, *out_dir = NULL, *detector = "foreshock";
+    const char *model_name = FS_NAB_MODEL;
+    const fs_model_vtable_t *model;
     char err[4096] = "";
     fs_nab_result_t res[FS_NAB_PROFILES];
     double **scores = NULL;
@@ -107,13 +122,19 @@ int fs_bench_nab_main(int argc, char **argv)
         switch (c) {
         case 'c': corpus_dir = optarg; break;
         case 'o': out_dir = optarg; break;
+        case 'm': model_name = optarg; break;
         case 'd': detector = optarg; break;
-        case 'h': puts("usage: foreshock-bench nab --corpus DIR --out DIR [--detector NAME]"); return 0;
+        case 'h': fputs(usage, stdout); return 0;
         default: return 2;
         }
     }
     if (corpus_dir == NULL || out_dir == NULL) {
-        fputs("usage: foreshock-bench nab --corpus DIR --out DIR [--detector NAME]\n", stderr);
+        fputs(usage, stderr);
+        return 2;
+    }
+    model = fs_model_find(model_name);
+    if (model == NULL || model->signal != FS_SIGNAL_VALUE) {
+        fprintf(stderr, "nab: %s: not a value model (try %s)\n", model_name, FS_NAB_MODEL);
         return 2;
     }
     corpus = fs_nab_corpus_load(corpus_dir, err, sizeof err);
@@ -126,18 +147,16 @@ int fs_bench_nab_main(int argc, char **argv)
     for (size_t f = 0; f < nfiles; f++) {
         size_t n = fs_nab_corpus_nrows(corpus, f);
         scores[f] = malloc((n ? n : 1) * sizeof **scores);
-        if (scores[f] == NULL)
+        if (scores[f] == NULL ||
+            fs_nab_model_run(model, fs_nab_corpus_values(corpus, f), n, scores[f]) != 0)
             goto fail;
-        fs_nab_cusum_run(&fs_nab_cusum_default, fs_nab_corpus_values(corpus, f), n, scores[f]);
         if (write_results(corpus, f, out_dir, detector, scores[f], err, sizeof err) != 0)
             goto fail;
     }
     if (fs_nab_score_arrays(corpus, NULL, (const double *const *)scores, res, err, sizeof err) != 0)
         goto fail;
-    printf("%s (cusum alpha=%g beta=%g k=%g h=%g reset=%g clip=%g warmup=%zu)\n", detector,
-           fs_nab_cusum_default.alpha, fs_nab_cusum_default.beta, fs_nab_cusum_default.k,
-           fs_nab_cusum_default.h, fs_nab_cusum_default.reset, fs_nab_cusum_default.clip,
-           fs_nab_cusum_default.warmup);
+    printf("%s (model %s; per file: the value range, warm-up = probation, rest = probation / %g)\n",
+           detector, model->name, FS_NAB_REST_DIVISOR);
     fs_nab_print(stdout, detector, res);
     rc = 0;
 fail:

@@ -5,38 +5,38 @@
  * data file's rows in order, scores in [0, 1]), then scores them with
  * nab_score.h and prints the three profiles.
  *
- * The model lives here for now (it is not yet in models/): a two-sided
- * Gaussian CUSUM on a robustly standardised stream. The baseline is an EWMA
- * of the value, the scale an EWMA of the absolute residual (both fed with the
- * residual clipped at FS_NAB_CLIP scales, so outliers barely move them); z =
- * residual / scale is clipped, S+ = max(0, S+ + z - k), S- = max(0, S- - z -
- * k), and the score is 1 - exp(-max(S+, S-) / h). When max(S+, S-) exceeds
- * the reset level the sums restart and the baseline jumps to the current
- * value, so a level shift alarms once instead of for ever.
+ * The model comes from the registry (models/model.h; FS_SIGNAL_VALUE, by
+ * default value_novelty, models/value_novelty.h), fed one row per bucket,
+ * with one parameter set for the corpus. Per file it gets only what NAB
+ * gives every detector (nab/detectors/base.py): the file's minimum and
+ * maximum value (inputMin, inputMax) and its probationary period (15% of the
+ * file, at most 750 rows), which sets the warm-up and the rest period after
+ * a detection. Nothing comes from the labels.
  */
 #ifndef FS_BENCH_NAB_H
 #define FS_BENCH_NAB_H
 
 #include <stddef.h>
 
-typedef struct fs_nab_cusum_params {
-    double alpha;     /* EWMA weight of the baseline */
-    double beta;      /* EWMA weight of the scale */
-    double k;         /* CUSUM allowance, in scales */
-    double h;         /* score = 1 - exp(-S / h) */
-    double reset;     /* restart when S exceeds this */
-    double clip;      /* |z| clip */
-    size_t warmup;    /* rows scored 0 while the estimates settle */
-} fs_nab_cusum_params_t;
+#include "models/model.h"
 
-/* The one parameter set used for the whole corpus. */
-extern const fs_nab_cusum_params_t fs_nab_cusum_default;
+/* The model run when --model is not given. */
+#define FS_NAB_MODEL "value_novelty"
+/* The rest period after a detection is the probationary period over this
+ * (as CAD OSE does: a fifth of 15% of the file, 3% of it, at most 150 rows). */
+#define FS_NAB_REST_DIVISOR 5.0
 
-/* Scores n values into score (both borrowed, score written). */
-void fs_nab_cusum_run(const fs_nab_cusum_params_t *params, const double *value, size_t n,
-                      double *score);
+/* The parameters of a value model for one NAB file of n values (borrowed):
+ * value range, warm-up = the probationary period, rest period; the rest 0
+ * (bucket_seconds 1). */
+void fs_nab_model_params(const double *value, size_t n, fs_model_params_t *params);
 
-/* `foreshock-bench nab --corpus DIR --out DIR [--detector NAME]`. */
+/* Runs model (a FS_SIGNAL_VALUE model) over the n values of one file with
+ * fs_nab_model_params and writes its scores (verdict.score of each row) to
+ * score. Allocates the state block; -1 when that fails. */
+int fs_nab_model_run(const fs_model_vtable_t *model, const double *value, size_t n, double *score);
+
+/* `foreshock-bench nab --corpus DIR --out DIR [--model NAME] [--detector NAME]`. */
 int fs_bench_nab_main(int argc, char **argv);
 
 #endif

@@ -21,22 +21,27 @@ typedef enum fs_signal {
     FS_SIGNAL_FAILURE_RATIO = 0, /* failures out of attempts rise: PlaybackFailureBurst */
     FS_SIGNAL_ERROR_COUNT = 1,   /* error count rises: ErrorBurst */
     FS_SIGNAL_VOLUME_DROP = 2,   /* attempts fall far below expected: PlaybackVolumeDrop */
+    FS_SIGNAL_VALUE = 3,         /* a generic value stream (obs.x); the NAB benchmark */
 } fs_signal_t;
 
 /* Settings shared by every slice of a signal; derived from configuration. */
 typedef struct fs_model_params {
-    double bucket_seconds;     /* width of one bucket */
-    double threshold;          /* decision threshold of the sequential test (log-LR units) */
-    double baseline_halflife;  /* buckets for the baseline to forget half of its past */
-    double warmup_buckets;     /* buckets of history before the model may fire */
-    double min_rate_ratio;     /* smallest relative shift worth detecting (e.g. 2 = x2) */
+    double bucket_seconds;    /* width of one bucket */
+    double threshold;         /* decision threshold of the sequential test (log-LR units) */
+    double baseline_halflife; /* buckets for the baseline to forget half of its past */
+    double warmup_buckets;    /* buckets of history before the model may fire */
+    double min_rate_ratio;    /* smallest relative shift worth detecting (e.g. 2 = x2) */
+    /* FS_SIGNAL_VALUE only (models/value_novelty.h); the other signals ignore them. */
+    double value_min; /* the range of the values, cut into cells */
+    double value_max;
+    double rest_buckets; /* after a detection, buckets reported as score 0 */
 } fs_model_params_t;
 
 /* One closed bucket of one slice. */
 typedef struct fs_model_obs {
     int64_t bucket_start_ms; /* event time */
     double n;                /* trials: attempts for FAILURE_RATIO, ignored for counts */
-    double x;                /* failures, errors or attempts, by signal */
+    double x;                /* failures, errors or attempts, or the value, by signal */
     double prior;            /* the parent slice's expected rate/count, or NAN if none */
 } fs_model_obs_t;
 /*
@@ -64,7 +69,8 @@ typedef struct fs_model_obs {
  * evidence that the signal is back at its baseline (a recovery test, see
  * models/engine.h) over that test's threshold: 1 at most after the entry
  * bucket, 1 while the data look like the incident, falling toward 0 as
- * recovery builds up; the bucket that resolves has score 0. */
+ * recovery builds up; the bucket that resolves has score 0. The value model
+ * (FS_SIGNAL_VALUE) scores each value on its own: see models/value_novelty.h. */
 typedef struct fs_model_verdict {
     int firing;               /* 1 while the signal is anomalous (after hysteresis) */
     int64_t onset_ms;         /* estimated start of the anomaly (event time), when firing */

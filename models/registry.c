@@ -9,11 +9,13 @@
 #include "models/count_cusum.h"
 #include "models/ratio_cusum.h"
 #include "models/stats.h"
+#include "models/value_novelty.h"
 
 static const fs_model_vtable_t *const models[] = {
     &fs_ratio_cusum_model,
     &fs_count_cusum_up_model,
     &fs_count_cusum_down_model,
+    &fs_value_novelty_model,
 };
 
 const fs_model_vtable_t *fs_model_find(const char *name)
@@ -33,6 +35,8 @@ const fs_model_vtable_t *fs_model_default(fs_signal_t signal)
         return &fs_count_cusum_up_model;
     case FS_SIGNAL_VOLUME_DROP:
         return &fs_count_cusum_down_model;
+    case FS_SIGNAL_VALUE:
+        return &fs_value_novelty_model;
     case FS_SIGNAL_FAILURE_RATIO:
     default:
         return &fs_ratio_cusum_model;

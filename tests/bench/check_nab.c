@@ -7,6 +7,8 @@
  * detector 0. Without that folder the suite exits 77 (skipped), unless
  * CI=true, where it fails.
  *
+ * Our value model: its three scores over the corpus.
+ *
  * Rules: a 20-row corpus written to a temporary folder, scored by hand.
  */
 #include <check.h>
@@ -19,6 +21,7 @@
 
 #include "bench/nab.h"
 #include "bench/nab_score.h"
+#include "models/model.h"
 
 #define CLOSE(a, b, tol) ck_assert_double_le(fabs((a) - (b)), (tol))
 
@@ -62,32 +65,77 @@ START_TEST(windowed_gaussian_reference)
 }
 END_TEST
 
+/* One score array per file of the corpus: the model's (bench/nab.h) or, for
+ * NULL, 0.5 everywhere (NAB's null detector). Free with free_scores. */
+static double **corpus_scores(const fs_nab_corpus_t *corpus, const fs_model_vtable_t *model)
+{
+    size_t nfiles = fs_nab_corpus_nfiles(corpus);
+    double **scores = calloc(nfiles, sizeof *scores);
+
+    ck_assert_ptr_nonnull(scores);
+    for (size_t f = 0; f < nfiles; f++) {
+        const double *value = fs_nab_corpus_values(corpus, f);
+        size_t n = fs_nab_corpus_nrows(corpus, f);
+        scores[f] = malloc(n * sizeof **scores);
+        ck_assert_ptr_nonnull(scores[f]);
+        if (model != NULL)
+            ck_assert_int_eq(fs_nab_model_run(model, value, n, scores[f]), 0);
+        else
+            for (size_t r = 0; r < n; r++)
+                scores[f][r] = 0.5;
+    }
+    return scores;
+}
+
+static void free_scores(const fs_nab_corpus_t *corpus, double **scores)
+{
+    for (size_t f = 0; f < fs_nab_corpus_nfiles(corpus); f++)
+        free(scores[f]);
+    free(scores);
+}
+
 START_TEST(null_detector_scores_zero)
 {
     char err[4096] = "";
     fs_nab_result_t res[FS_NAB_PROFILES];
     fs_nab_corpus_t *corpus = load_reference();
-    size_t nfiles = fs_nab_corpus_nfiles(corpus);
-    double **scores = calloc(nfiles, sizeof *scores);
-    ck_assert_ptr_nonnull(scores);
-    for (size_t f = 0; f < nfiles; f++) {
-        size_t n = fs_nab_corpus_nrows(corpus, f);
-        scores[f] = malloc(n * sizeof **scores);
-        ck_assert_ptr_nonnull(scores[f]);
-        for (size_t r = 0; r < n; r++)
-            scores[f][r] = 0.5;
-    }
-    ck_assert_int_eq(fs_nab_score_arrays(corpus, "null", (const double *const *)scores, res,
-                                         err, sizeof err),
-                     0);
+    double **scores = corpus_scores(corpus, NULL);
+
+    ck_assert_int_eq(
+        fs_nab_score_arrays(corpus, "null", (const double *const *)scores, res, err, sizeof err),
+        0);
     for (int k = 0; k < FS_NAB_PROFILES; k++) {
         CLOSE(res[k].normalized, 0.0, 1e-9);
         CLOSE(res[k].sweep_normalized, 0.0, 1e-9);
         CLOSE(res[k].null_raw, -116.0 * (k == 2 ? 2.0 : 1.0), 1e-9);
     }
-    for (size_t f = 0; f < nfiles; f++)
-        free(scores[f]);
-    free(scores);
+    free_scores(corpus, scores);
+    fs_nab_corpus_free(corpus);
+}
+END_TEST
+
+/* Our value model (bench/nab.h, FS_NAB_MODEL) over the whole corpus with
+ * its one parameter set: the scores the README reports, to 0.01. The model
+ * is deterministic, so any change to it or to the runner shows here. */
+START_TEST(value_model_scores)
+{
+    const double want[FS_NAB_PROFILES] = {67.62, 59.75, 72.09};
+    const fs_model_vtable_t *model = fs_model_find(FS_NAB_MODEL);
+    char err[4096] = "";
+    fs_nab_result_t res[FS_NAB_PROFILES];
+    fs_nab_corpus_t *corpus = load_reference();
+    double **scores;
+
+    ck_assert_ptr_nonnull(model);
+    scores = corpus_scores(corpus, model);
+    ck_assert_int_eq(
+        fs_nab_score_arrays(corpus, NULL, (const double *const *)scores, res, err, sizeof err), 0);
+    for (int k = 0; k < FS_NAB_PROFILES; k++) {
+        ck_assert(!res[k].published);
+        CLOSE(res[k].normalized, want[k], 0.01);
+    }
+    ck_assert_double_ge(res[0].normalized, 60.0);
+    free_scores(corpus, scores);
     fs_nab_corpus_free(corpus);
 }
 END_TEST
@@ -171,17 +219,28 @@ START_TEST(rules_on_a_small_corpus)
     }
     fs_nab_corpus_free(corpus);
 
-    /* The runner's model stays in [0, 1] and is 0 during warm-up. */
-    double v[300], sc[300];
-    for (int i = 0; i < 300; i++)
-        v[i] = (i % 7) + (i >= 200 ? 50.0 : 0.0);
-    fs_nab_cusum_run(&fs_nab_cusum_default, v, 300, sc);
-    for (int i = 0; i < 300; i++) {
+    /* The runner's model on 1000 rows: probation 150 rows (0 while it
+     * learns), rest 150 / 5 = 30 rows; the range is the rows' [0, 52]. The
+     * jump at row 600 to cells never seen is new at every resolution (1),
+     * the 30 rows after it rest (0). */
+    static double v[1000], sc[1000];
+    fs_model_params_t params;
+    const fs_model_vtable_t *model = fs_model_find(FS_NAB_MODEL);
+    ck_assert_ptr_nonnull(model);
+    for (int i = 0; i < 1000; i++)
+        v[i] = (i % 3) + (i >= 600 ? 50.0 : 0.0);
+    fs_nab_model_params(v, 1000, &params);
+    CLOSE(params.value_min, 0.0, 0.0);
+    CLOSE(params.value_max, 52.0, 0.0);
+    CLOSE(params.warmup_buckets, 150.0, 0.0);
+    CLOSE(params.rest_buckets, 30.0, 0.0);
+    ck_assert_int_eq(fs_nab_model_run(model, v, 1000, sc), 0);
+    for (int i = 0; i < 1000; i++) {
         ck_assert(sc[i] >= 0.0 && sc[i] <= 1.0);
-        if ((size_t)i < fs_nab_cusum_default.warmup)
+        if (i < 150 || (i > 600 && i <= 630))
             CLOSE(sc[i], 0.0, 0.0);
     }
-    ck_assert_double_gt(sc[201], 0.5);
+    CLOSE(sc[600], 1.0, 0.0);
 
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -202,6 +261,7 @@ int main(void)
     tcase_add_test(tc, numenta_reference);
     tcase_add_test(tc, windowed_gaussian_reference);
     tcase_add_test(tc, null_detector_scores_zero);
+    tcase_add_test(tc, value_model_scores);
     suite_add_tcase(s, tc);
     tc = tcase_create("rules");
     tcase_add_test(tc, rules_on_a_small_corpus);

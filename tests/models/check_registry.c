@@ -17,6 +17,7 @@ static const struct {
     {"ratio_cusum", FS_SIGNAL_FAILURE_RATIO},
     {"count_cusum_up", FS_SIGNAL_ERROR_COUNT},
     {"count_cusum_down", FS_SIGNAL_VOLUME_DROP},
+    {"value_novelty", FS_SIGNAL_VALUE},
 };
 
 START_TEST(test_find)

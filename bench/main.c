@@ -7,6 +7,7 @@
 #include "bench/gen.h"
 #include "bench/nab.h"
 #include "bench/nab_score.h"
+#include "bench/perf.h"
 #include "bench/replay.h"
 #include "bench/report.h"
 #include "bench/score.h"
@@ -30,8 +31,14 @@ static void usage(FILE *out)
           "       foreshock-bench report --truth T --alerts A --playback P --errors E "
           "[--tune R.csv] --out REPORT.html\n",
           out);
-    fputs("       foreshock-bench nab --corpus DIR --out DIR [--detector NAME]\n"
+    fputs("       foreshock-bench nab --corpus DIR --out DIR [--detector NAME] [--model NAME]\n"
           "       foreshock-bench nab-score --corpus DIR --results DIR --detector NAME\n",
+          out);
+    fputs("       foreshock-bench perf [-c FILE] [-X key=value]... [--rate N] [--duration D] "
+          "[--seed N] [--slices N]\n"
+          "                            [--redis HOST:PORT] [-b BOOTSTRAP] [--foreshock PATH] "
+          "[--kcat PATH]\n"
+          "                            [--partitions N] [--timeout SECONDS] [--json OUT]\n",
           out);
 }
 
@@ -53,6 +60,8 @@ int main(int argc, char **argv)
         return fs_bench_nab_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "nab-score") == 0)
         return fs_bench_nab_score_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "perf") == 0)
+        return fs_bench_perf_main(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout);
         return 0;

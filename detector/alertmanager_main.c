@@ -7,18 +7,14 @@
  * properties), then runs the forwarder (alertmanager.h) until SIGINT or
  * SIGTERM.
  */
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 
 #include "config/config.h"
 #include "detector/alertmanager.h"
-#include "detector/kafka_conf.h"
-#include "detector/log.h"
+#include "detector/cli.h"
 
 #ifndef FS_VERSION
 #define FS_VERSION "unknown"
@@ -44,104 +40,33 @@ static void usage(FILE *out)
           out);
 }
 
+static void version(void)
+{
+    printf("foreshock-alertmanager %s\nlibrdkafka %s\n%s\n", FS_VERSION, rd_kafka_version_str(),
+           curl_version());
+}
+
+/* alertmanager.url must be an http(s) URL the forwarder can post to. */
+static void check_url(const fs_config_t *cfg, fs_config_diag_t *diag)
+{
+    char reason[256];
+    if (cfg->alertmanager_url && fs_am_url_check(cfg->alertmanager_url, reason, sizeof reason) != 0)
+        fs_config_diag_add(diag, fs_config_origin(cfg, "alertmanager.url"), "alertmanager.url",
+                           "%s", reason);
+}
+
 int main(int argc, char **argv)
 {
-    enum { OPT_CHECK = 256, OPT_DUMP };
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check-config", no_argument, NULL, OPT_CHECK},
-        {"dump-config", no_argument, NULL, OPT_DUMP},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config_path = NULL;
-    int check_only = 0, dump = 0, n_overrides = 0, status = 1;
-    const char **overrides = calloc((size_t)argc, sizeof *overrides);
+    fs_cli_t cli = {.program = "foreshock-alertmanager", .usage = usage, .version = version};
     fs_config_t *cfg = NULL;
-    fs_config_diag_t diag = {0};
-    rd_kafka_conf_t *kafka_conf = NULL;
-    char reason[256];
+    int status = fs_cli_parse(&cli, argc, argv);
 
-    if (!overrides) {
-        fputs("foreshock-alertmanager: out of memory\n", stderr);
-        return 1;
+    if (status < 0) {
+        cfg = fs_cli_config(&cli, check_url, &status);
+        if (cfg)
+            status = fs_alertmanager_run(cfg);
     }
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:X:Vh", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'X':
-            overrides[n_overrides++] = optarg;
-            break;
-        case OPT_CHECK:
-            check_only = 1;
-            break;
-        case OPT_DUMP:
-            dump = 1;
-            break;
-        case 'V':
-            printf("foreshock-alertmanager %s\nlibrdkafka %s\n%s\n", FS_VERSION,
-                   rd_kafka_version_str(), curl_version());
-            status = 0;
-            goto done;
-        case 'h':
-            usage(stdout);
-            status = 0;
-            goto done;
-        default:
-            usage(stderr);
-            status = 2;
-            goto done;
-        }
-    }
-    if (optind != argc || !config_path) {
-        fputs(optind != argc ? "foreshock-alertmanager: unexpected argument\n"
-                             : "foreshock-alertmanager: -c FILE is required\n",
-              stderr);
-        usage(stderr);
-        status = 2;
-        goto done;
-    }
-
-    cfg = fs_config_new();
-    if (!cfg) {
-        fputs("foreshock-alertmanager: out of memory\n", stderr);
-        goto done;
-    }
-    int problems = fs_config_load(cfg, config_path, overrides, (size_t)n_overrides, &diag);
-    if (cfg->alertmanager_url && fs_am_url_check(cfg->alertmanager_url, reason, sizeof reason) != 0)
-        fs_config_diag_add(&diag, fs_config_origin(cfg, "alertmanager.url"), "alertmanager.url",
-                           "%s", reason);
-    kafka_conf = fs_kafka_conf_new(cfg, &diag);
-    if (problems || !kafka_conf || diag.n > 0) {
-        for (size_t i = 0; i < diag.n; i++)
-            fprintf(stderr, "%s\n", diag.messages[i]);
-        goto done;
-    }
-    if (dump) {
-        fs_config_dump(cfg, stdout);
-        status = 0;
-        goto done;
-    }
-    if (check_only) {
-        printf("%s: configuration is valid\n", config_path);
-        status = 0;
-        goto done;
-    }
-    rd_kafka_conf_destroy(kafka_conf);
-    kafka_conf = NULL;
-    fs_log_set_json(cfg->log_format == 1);
-    fs_log_set_level((fs_log_level_t)cfg->log_level);
-    status = fs_alertmanager_run(cfg);
-
-done:
-    if (kafka_conf)
-        rd_kafka_conf_destroy(kafka_conf);
-    fs_config_diag_clear(&diag);
     fs_config_free(cfg);
-    free(overrides);
+    fs_cli_free(&cli);
     return status;
 }

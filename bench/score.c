@@ -312,22 +312,27 @@ static int on_truth_line(fs_score_result_t *r, void *ctx, json_t *doc, long line
 {
     fs_score_incident_t *inc, *grown;
     const char *spec = get_string(doc, "incident"), *reason;
-    json_t *factor = json_object_get(doc, "factor");
+    json_t *factor = json_object_get(doc, "factor"), *decoy = json_object_get(doc, "decoy");
 
     (void)ctx;
     (void)line;
     if (!spec)
         return fail_with(why, "incident is missing or not a string");
-    if (!(grown = realloc(r->incidents, (r->n_incidents + 1) * sizeof *grown)))
+    if (decoy && !json_is_boolean(decoy))
+        return fail_with(why, "decoy is neither true nor false");
+    /* Decoys are kept apart: nothing that counts incidents sees them. */
+    fs_score_incident_t **list = json_is_true(decoy) ? &r->decoys : &r->incidents;
+    size_t *n = json_is_true(decoy) ? &r->n_decoys : &r->n_incidents;
+    if (!(grown = realloc(*list, (*n + 1) * sizeof *grown)))
         return fail_with(why, "out of memory");
-    r->incidents = grown;
-    inc = &r->incidents[r->n_incidents++];
+    *list = grown;
+    inc = &grown[(*n)++];
     memset(inc, 0, sizeof *inc);
     inc->alert = -1;
     inc->delay_ms = inc->resolve_ms = inc->oracle_delay_ms = FS_SCORE_NO_TIME;
     inc->delay_ratio = inc->p0 = inc->p1 = NAN;
     inc->factor = json_is_number(factor) ? json_number_value(factor) : NAN;
-    inc->oracle_note = "no --playback file";
+    inc->oracle_note = json_is_true(decoy) ? "a decoy" : "no --playback file";
     if (!(inc->spec = strdup(spec)))
         return fail_with(why, "out of memory");
     if (slice_from_spec(spec, &inc->slice, &reason))
@@ -391,6 +396,7 @@ static int on_alert_line(fs_score_result_t *r, void *opaque, json_t *doc, long l
     a->ends_at_ms = FS_SCORE_NO_TIME;
     a->line = line;
     a->matched = -1;
+    a->decoy = -1;
     if (!(a->fingerprint = strdup(fingerprint)) || !(a->alertname = strdup(alertname)))
         return fail_with(why, "out of memory");
     if (get_time(doc, "detectedAt", &a->detected_at_ms, why))
@@ -564,8 +570,44 @@ static int relation_rank(fs_score_relation_t rel)
     return rel == FS_SCORE_SAME ? 0 : rel == FS_SCORE_SPECIFIC ? 1 : 2;
 }
 
-/* Matches alerts to incidents and fills in the counts that follow. Returns 0,
- * or -1 if out of memory. */
+/* Matches the alerts to entry `index` of the incidents, or of the decoys
+ * (decoy set: then only alerts that match no incident count), and picks its
+ * reported alert. overlaps gets the alerts that merely overlap an incident. */
+static void match_one(fs_score_result_t *r, fs_score_incident_t *inc, int index, int decoy,
+                      char *overlaps)
+{
+    for (size_t a = 0; a < r->n_alerts; a++) {
+        fs_score_alert_t *al = &r->alerts[a];
+        fs_score_relation_t rel = relate(&inc->slice, &al->slice);
+        if (decoy && al->matched >= 0)
+            continue;
+        if (!in_window(inc, al->starts_at_ms) && !in_window(inc, al->detected_at_ms))
+            continue;
+        if (rel == FS_SCORE_OVERLAP && !decoy)
+            overlaps[a] = 1;
+        if (rel != FS_SCORE_SAME && rel != FS_SCORE_GENERAL && rel != FS_SCORE_SPECIFIC)
+            continue;
+        inc->n_matching++;
+        int *slot = decoy ? &al->decoy : &al->matched;
+        if (*slot < 0)
+            *slot = index;
+        if (inc->alert < 0 || al->detected_at_ms < r->alerts[inc->alert].detected_at_ms ||
+            (al->detected_at_ms == r->alerts[inc->alert].detected_at_ms &&
+             relation_rank(rel) < relation_rank(inc->relation))) {
+            inc->alert = (int)a;
+            inc->relation = rel;
+        }
+    }
+    if (inc->alert >= 0) {
+        const fs_score_alert_t *al = &r->alerts[inc->alert];
+        inc->delay_ms = al->detected_at_ms - inc->start_ms;
+        if (al->ends_at_ms != FS_SCORE_NO_TIME)
+            inc->resolve_ms = al->ends_at_ms - inc->end_ms;
+    }
+}
+
+/* Matches alerts to incidents, then the alerts left to decoys, and fills in
+ * the counts that follow. Returns 0, or -1 if out of memory. */
 static int match(fs_score_result_t *r)
 {
     char *overlaps = calloc(r->n_alerts ? r->n_alerts : 1, 1);
@@ -574,39 +616,19 @@ static int match(fs_score_result_t *r)
         return -1;
 
     for (size_t i = 0; i < r->n_incidents; i++) {
-        fs_score_incident_t *inc = &r->incidents[i];
-        for (size_t a = 0; a < r->n_alerts; a++) {
-            fs_score_alert_t *al = &r->alerts[a];
-            fs_score_relation_t rel = relate(&inc->slice, &al->slice);
-            if (!in_window(inc, al->starts_at_ms) && !in_window(inc, al->detected_at_ms))
-                continue;
-            if (rel == FS_SCORE_OVERLAP)
-                overlaps[a] = 1;
-            if (rel != FS_SCORE_SAME && rel != FS_SCORE_GENERAL && rel != FS_SCORE_SPECIFIC)
-                continue;
-            inc->n_matching++;
-            if (al->matched < 0)
-                al->matched = (int)i;
-            if (inc->alert < 0 || al->detected_at_ms < r->alerts[inc->alert].detected_at_ms ||
-                (al->detected_at_ms == r->alerts[inc->alert].detected_at_ms &&
-                 relation_rank(rel) < relation_rank(inc->relation))) {
-                inc->alert = (int)a;
-                inc->relation = rel;
-            }
-        }
-        if (inc->alert >= 0) {
-            const fs_score_alert_t *al = &r->alerts[inc->alert];
-            r->n_detected++;
-            inc->delay_ms = al->detected_at_ms - inc->start_ms;
-            if (al->ends_at_ms != FS_SCORE_NO_TIME)
-                inc->resolve_ms = al->ends_at_ms - inc->end_ms;
-        }
+        match_one(r, &r->incidents[i], (int)i, 0, overlaps);
+        r->n_detected += r->incidents[i].alert >= 0;
+    }
+    for (size_t i = 0; i < r->n_decoys; i++) {
+        match_one(r, &r->decoys[i], (int)i, 1, overlaps);
+        r->n_decoys_paged += r->decoys[i].alert >= 0;
     }
     for (size_t a = 0; a < r->n_alerts; a++) {
         if (r->alerts[a].matched >= 0) {
             r->n_matching_alerts++;
         } else {
             r->n_false_alerts++;
+            r->n_decoy_alerts += r->alerts[a].decoy >= 0;
             if (overlaps[a]) {
                 r->alerts[a].collateral = 1;
                 r->n_collateral++;
@@ -688,6 +710,10 @@ static void set_span(fs_score_result_t *r, const fs_score_options_t *opt, const 
             widen(r->incidents[i].start_ms, &r->span_start_ms, &r->span_end_ms, &any);
             widen(r->incidents[i].end_ms, &r->span_start_ms, &r->span_end_ms, &any);
         }
+        for (size_t i = 0; i < r->n_decoys; i++) {
+            widen(r->decoys[i].start_ms, &r->span_start_ms, &r->span_end_ms, &any);
+            widen(r->decoys[i].end_ms, &r->span_start_ms, &r->span_end_ms, &any);
+        }
         for (size_t a = 0; a < r->n_alerts; a++) {
             widen(r->alerts[a].starts_at_ms, &r->span_start_ms, &r->span_end_ms, &any);
             widen(r->alerts[a].detected_at_ms, &r->span_start_ms, &r->span_end_ms, &any);
@@ -711,6 +737,11 @@ void fs_score_result_free(fs_score_result_t *r)
         free(r->incidents[i].spec);
         slice_free(&r->incidents[i].slice);
     }
+    for (size_t i = 0; i < r->n_decoys; i++) {
+        free(r->decoys[i].spec);
+        slice_free(&r->decoys[i].slice);
+    }
+    free(r->decoys);
     for (size_t a = 0; a < r->n_alerts; a++) {
         free(r->alerts[a].fingerprint);
         free(r->alerts[a].alertname);
@@ -796,20 +827,38 @@ static const char *plural(size_t n)
     return n == 1 ? "" : "s";
 }
 
+/* The first lines of an incident or decoy: "KIND N  SPEC", its window, and
+ * the label of the third line, whose rest the caller writes. */
+static void print_head(const char *kind, size_t i, const fs_score_incident_t *inc,
+                       const char *label, FILE *out)
+{
+    char t1[FS_TIMESTAMP_LEN + 1], t2[FS_TIMESTAMP_LEN + 1];
+
+    fprintf(out, "%s %zu  %s\n", kind, i + 1, inc->spec);
+    fprintf(out, "  window     %s .. %s\n", fmt_time(inc->start_ms, t1), fmt_time(inc->end_ms, t2));
+    fprintf(out, "  %-10s ", label);
+}
+
+/* "after D s, by NAME on SLICE (RELATION slice); " of the reported alert. */
+static void print_first_alert(const fs_score_result_t *r, const fs_score_incident_t *inc, FILE *out)
+{
+    const fs_score_alert_t *al = &r->alerts[inc->alert];
+    fprintf(out, "after %.1f s, by %s on %s (%s slice); ", (double)inc->delay_ms / 1000.0,
+            al->alertname, al->slice.text, fs_score_relation_name(inc->relation));
+}
+
 static void print_incident(const fs_score_result_t *r, size_t i, FILE *out)
 {
     const fs_score_incident_t *inc = &r->incidents[i];
     char t1[FS_TIMESTAMP_LEN + 1], t2[FS_TIMESTAMP_LEN + 1];
 
-    fprintf(out, "incident %zu  %s\n", i + 1, inc->spec);
-    fprintf(out, "  window     %s .. %s\n", fmt_time(inc->start_ms, t1), fmt_time(inc->end_ms, t2));
+    print_head("incident", i, inc, "detected", out);
     if (inc->alert < 0) {
-        fprintf(out, "  detected   no (missed)\n");
+        fprintf(out, "no (missed)\n");
     } else {
         const fs_score_alert_t *al = &r->alerts[inc->alert];
-        fprintf(out, "  detected   after %.1f s, by %s on %s (%s slice); %zu alert%s match\n",
-                (double)inc->delay_ms / 1000.0, al->alertname, al->slice.text,
-                fs_score_relation_name(inc->relation), inc->n_matching, plural(inc->n_matching));
+        print_first_alert(r, inc, out);
+        fprintf(out, "%zu alert%s match\n", inc->n_matching, plural(inc->n_matching));
         fprintf(out, "             startsAt %s, detectedAt %s\n", fmt_time(al->starts_at_ms, t1),
                 fmt_time(al->detected_at_ms, t2));
         if (inc->resolve_ms == FS_SCORE_NO_TIME)
@@ -836,6 +885,20 @@ static void print_incident(const fs_score_result_t *r, size_t i, FILE *out)
         fprintf(out, "; %zu oracle false alarm%s before the start", inc->oracle_false_alarms,
                 plural(inc->oracle_false_alarms));
     fputc('\n', out);
+}
+
+static void print_decoy(const fs_score_result_t *r, size_t i, FILE *out)
+{
+    const fs_score_incident_t *d = &r->decoys[i];
+
+    print_head("decoy", i, d, "paged", out);
+    if (d->alert < 0) {
+        fprintf(out, "no\n");
+        return;
+    }
+    fprintf(out, "YES, ");
+    print_first_alert(r, d, out);
+    fprintf(out, "%zu false alert%s\n", d->n_matching, plural(d->n_matching));
 }
 
 static void print_ratio(FILE *out, const char *name, size_t num, size_t den, double value)
@@ -875,6 +938,8 @@ void fs_score_print(const fs_score_result_t *r, FILE *out)
     fputc('\n', out);
     for (size_t i = 0; i < r->n_incidents; i++)
         print_incident(r, i, out);
+    for (size_t i = 0; i < r->n_decoys; i++)
+        print_decoy(r, i, out);
     if (r->n_alerts)
         fprintf(out, "\nfiring alerts\n  %-5s %-24s %-22s %-36s %s\n", "line", "detectedAt",
                 "alertname", "slice", "verdict");
@@ -885,6 +950,8 @@ void fs_score_print(const fs_score_result_t *r, FILE *out)
         if (al->matched >= 0)
             fprintf(out, "incident %d (%s)", al->matched + 1,
                     fs_score_relation_name(relate(&r->incidents[al->matched].slice, &al->slice)));
+        else if (al->decoy >= 0)
+            fprintf(out, "FALSE (decoy %d)", al->decoy + 1);
         else
             fprintf(out, "FALSE%s", al->collateral ? " (overlaps an incident)" : "");
         if (al->n_duplicates)
@@ -900,6 +967,9 @@ void fs_score_print(const fs_score_result_t *r, FILE *out)
         fprintf(out, "n/a per simulated day (empty span)\n");
     else
         fprintf(out, "%.2f per simulated day\n", r->false_per_day);
+    if (r->n_decoys)
+        fprintf(out, "  %-14s %zu/%zu (%zu false alert%s on decoys)\n", "decoys paged",
+                r->n_decoys_paged, r->n_decoys, r->n_decoy_alerts, plural(r->n_decoy_alerts));
 }
 
 /* ---- JSON ---- */
@@ -938,17 +1008,33 @@ static json_t *jalert(const fs_score_result_t *r, const fs_score_alert_t *al)
         match =
             json_pack("{s:i,s:s}", "incident", al->matched + 1, "relation",
                       fs_score_relation_name(relate(&r->incidents[al->matched].slice, &al->slice)));
-    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:o,s:b,s:I}", "fingerprint", al->fingerprint,
-                     "alertname", al->alertname, "slice", jslice(&al->slice), "startsAt",
-                     jtime(al->starts_at_ms), "detectedAt", jtime(al->detected_at_ms), "endsAt",
-                     jtime(al->ends_at_ms), "line", (json_int_t)al->line, "match", match,
-                     "overlaps_incident", al->collateral, "duplicates",
+    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:o,s:b,s:o,s:I}", "fingerprint",
+                     al->fingerprint, "alertname", al->alertname, "slice", jslice(&al->slice),
+                     "startsAt", jtime(al->starts_at_ms), "detectedAt", jtime(al->detected_at_ms),
+                     "endsAt", jtime(al->ends_at_ms), "line", (json_int_t)al->line, "match", match,
+                     "overlaps_incident", al->collateral, "decoy",
+                     al->decoy >= 0 ? json_integer(al->decoy + 1) : json_null(), "duplicates",
                      (json_int_t)al->n_duplicates);
+}
+
+/* The fields incidents and decoys share: {KEY: spec, slice, start, end,
+ * factor, FLAG: whether an alert matched, alert, relation, delay_seconds,
+ * matching_alerts}. */
+static json_t *jentry(const fs_score_result_t *r, const fs_score_incident_t *inc, const char *key,
+                      const char *flag)
+{
+    return json_pack(
+        "{s:s,s:o,s:o,s:o,s:o,s:b,s:o,s:o,s:o,s:I}", key, inc->spec, "slice", jslice(&inc->slice),
+        "start", jtime(inc->start_ms), "end", jtime(inc->end_ms), "factor", jnum(inc->factor), flag,
+        inc->alert >= 0, "alert", inc->alert >= 0 ? jalert(r, &r->alerts[inc->alert]) : json_null(),
+        "relation",
+        inc->alert >= 0 ? json_string(fs_score_relation_name(inc->relation)) : json_null(),
+        "delay_seconds", jseconds(inc->delay_ms), "matching_alerts", (json_int_t)inc->n_matching);
 }
 
 static json_t *jincident(const fs_score_result_t *r, const fs_score_incident_t *inc)
 {
-    json_t *oracle = json_null();
+    json_t *oracle = json_null(), *o = jentry(r, inc, "incident", "detected");
     if (r->oracle_run)
         oracle = json_pack("{s:f,s:f,s:f,s:f,s:o,s:o,s:o,s:I,s:o}", "attempts_before",
                            inc->attempts_before, "failures_before", inc->failures_before,
@@ -957,37 +1043,40 @@ static json_t *jincident(const fs_score_result_t *r, const fs_score_incident_t *
                            "delay_seconds", jseconds(inc->oracle_delay_ms),
                            "false_alarms_before_start", (json_int_t)inc->oracle_false_alarms,
                            "note", inc->oracle_note ? json_string(inc->oracle_note) : json_null());
-    return json_pack(
-        "{s:s,s:o,s:o,s:o,s:o,s:b,s:o,s:o,s:o,s:I,s:o,s:o,s:o}", "incident", inc->spec, "slice",
-        jslice(&inc->slice), "start", jtime(inc->start_ms), "end", jtime(inc->end_ms), "factor",
-        jnum(inc->factor), "detected", inc->alert >= 0, "alert",
-        inc->alert >= 0 ? jalert(r, &r->alerts[inc->alert]) : json_null(), "relation",
-        inc->alert >= 0 ? json_string(fs_score_relation_name(inc->relation)) : json_null(),
-        "delay_seconds", jseconds(inc->delay_ms), "matching_alerts", (json_int_t)inc->n_matching,
-        "resolve_seconds", jseconds(inc->resolve_ms), "oracle", oracle, "delay_ratio",
-        jnum(inc->delay_ratio));
+    if (!o) {
+        json_decref(oracle);
+        return NULL;
+    }
+    json_object_set_new(o, "resolve_seconds", jseconds(inc->resolve_ms));
+    json_object_set_new(o, "oracle", oracle);
+    json_object_set_new(o, "delay_ratio", jnum(inc->delay_ratio));
+    return o;
 }
 
 int fs_score_write_json(const fs_score_result_t *r, const char *path, char *err, size_t err_size)
 {
-    json_t *incidents = json_array(), *alerts = json_array(), *root = NULL;
+    json_t *incidents = json_array(), *alerts = json_array(), *decoys = json_array(), *root = NULL;
     int rc = -1;
 
     for (size_t i = 0; incidents && i < r->n_incidents; i++)
         json_array_append_new(incidents, jincident(r, &r->incidents[i]));
+    for (size_t i = 0; decoys && i < r->n_decoys; i++)
+        json_array_append_new(decoys, jentry(r, &r->decoys[i], "decoy", "paged"));
     for (size_t a = 0; alerts && a < r->n_alerts; a++)
         json_array_append_new(alerts, jalert(r, &r->alerts[a]));
     root = json_pack(
-        "{s:o,s:o,s:{s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:I,s:I},"
+        "{s:o,s:o,s:o,s:{s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I},"
         "s:{s:o,s:o,s:f,s:s},s:{s:f,s:f,s:f,s:o,s:I,s:I}}",
-        "incidents", incidents, "alerts", alerts, "summary", "incidents",
+        "incidents", incidents, "alerts", alerts, "decoys", decoys, "summary", "incidents",
         (json_int_t)r->n_incidents, "detected", (json_int_t)r->n_detected, "recall",
         jnum(r->recall), "firing_alerts", (json_int_t)r->n_alerts, "matching_alerts",
         (json_int_t)r->n_matching_alerts, "precision", jnum(r->precision), "false_alerts",
         (json_int_t)r->n_false_alerts, "false_alerts_overlapping", (json_int_t)r->n_collateral,
         "false_alerts_per_day", jnum(r->false_per_day), "duplicate_firing_messages",
         (json_int_t)r->n_duplicates, "resolved_messages", (json_int_t)r->n_resolved,
-        "resolved_without_firing", (json_int_t)r->n_orphan_resolved, "span", "start",
+        "resolved_without_firing", (json_int_t)r->n_orphan_resolved, "decoys",
+        (json_int_t)r->n_decoys, "decoys_paged", (json_int_t)r->n_decoys_paged, "decoy_alerts",
+        (json_int_t)r->n_decoy_alerts, "span", "start",
         strcmp(r->span_source, "--span") == 0 ? json_null() : jtime(r->span_start_ms), "end",
         strcmp(r->span_source, "--span") == 0 ? json_null() : jtime(r->span_end_ms), "days",
         r->span_days, "source", r->span_source, "oracle", "alarms_per_day", FS_SCORE_ALARMS_PER_DAY,

@@ -4,7 +4,8 @@
  *
  * Inputs are the ground truth written by `foreshock-bench gen --truth` (one
  * JSON line per incident: {"incident":"DIM=V[,DIM=V]@START-END*F","start":
- * RFC 3339,"end":RFC 3339,"factor":F}), the alert messages written by
+ * RFC 3339,"end":RFC 3339,"factor":F}, and per decoy the same with
+ * "decoy":true), the alert messages written by
  * `foreshock-bench replay` (CONTRACT.md section 2, one per line) and,
  * optionally, the workload's event files. The result says, per incident,
  * whether and how fast it was detected and on which slice, and how long its
@@ -32,6 +33,12 @@
  * - Precision is (alerts matching at least one incident) / (firing alerts);
  *   recall is (incidents detected) / (incidents), each incident counted once
  *   however many alerts match it. Both are NAN when their denominator is 0.
+ * - Decoys (truth lines with "decoy":true: a benign change that must not
+ *   page, such as a traffic surge or a tiny slice with 3 failures out of 5)
+ *   are not incidents: they count toward neither recall nor precision's
+ *   numerator. A firing alert that matches no incident but matches a decoy
+ *   (the same window and slice rules) is a false alert that paged on the
+ *   decoy; a decoy is paged when at least one such alert exists.
  * - A false alert is a firing alert that matches no incident. Those whose
  *   slice merely overlaps an incident's (no dimension with two different
  *   values, neither a subset nor a superset, e.g. country=BR,cdn=akamai for
@@ -114,10 +121,13 @@ typedef struct fs_score_alert {
     int64_t ends_at_ms;  /* from its resolved message; FS_SCORE_NO_TIME if none */
     long line;           /* line of its first firing message in the alerts file */
     int matched;         /* index of the first incident it matches, or -1 */
+    int decoy;           /* unmatched: index of the first decoy it matches, or -1 */
     int collateral;      /* unmatched, but overlaps an incident's slice within its window */
     size_t n_duplicates; /* repeated firing messages of this alert */
 } fs_score_alert_t;
 
+/* An incident, or a decoy (then the detection fields describe the alerts
+ * that paged on it, and there is no oracle). */
 typedef struct fs_score_incident {
     char *spec; /* the truth's "incident" string */
     fs_score_slice_t slice;
@@ -155,11 +165,15 @@ typedef struct fs_score_result {
     size_t n_incidents;
     fs_score_alert_t *alerts; /* firing alerts, in order of their first message */
     size_t n_alerts;
+    fs_score_incident_t *decoys; /* truth lines marked "decoy", in file order */
+    size_t n_decoys;
 
     size_t n_detected;        /* incidents with a matching alert */
     size_t n_matching_alerts; /* alerts matching at least one incident */
     size_t n_false_alerts;    /* alerts matching none */
     size_t n_collateral;      /* of which overlap an incident (see above) */
+    size_t n_decoy_alerts;    /* of which match a decoy */
+    size_t n_decoys_paged;    /* decoys with at least one matching false alert */
     size_t n_duplicates;      /* repeated firing messages, over all alerts */
     size_t n_resolved;        /* resolved messages read */
     size_t n_orphan_resolved; /* resolved messages with no firing message */

@@ -207,7 +207,9 @@ static void print_truth(const char *path, json_t *firsts)
         const char *start = json_string_value(json_object_get(t, "start"));
         int64_t start_ms, best = INT64_MAX;
         const char *best_slice = NULL;
-        if (spec && start && fs_timestamp_parse(start, strlen(start), &start_ms) == 0) {
+        /* Decoys are not incidents: they must not page (score reports them). */
+        if (spec && start && !json_is_true(json_object_get(t, "decoy")) &&
+            fs_timestamp_parse(start, strlen(start), &start_ms) == 0) {
             const char *slice;
             json_t *detected;
             json_object_foreach(firsts, slice, detected)

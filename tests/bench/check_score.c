@@ -8,6 +8,10 @@
  * past it, a missed incident, a repeated firing message, a resolved message
  * without firing, an overlapping (collateral) false alert and disjoint ones.
  *
+ * Decoys: truth lines marked "decoy" (a surge, a tiny slice) are not
+ * incidents; an alert matching only a decoy is a false alert that paged on
+ * it, one that also matches an incident is a true alert.
+ *
  * Oracle: a playback series with known counts per second for the incident's
  * slice, noise in other slices and invalid lines; p0, p1, the threshold h and
  * the oracle delay were computed independently in Python (pure standard
@@ -270,6 +274,9 @@ START_TEST(bad_input_names_file_and_line)
          "{\"fingerprint\":\"x\",\"status\":\"firing\",\"alertname\":\"A\",\"startsAt\":"
          "\"2026-11-18T11:20:00Z\",\"detectedAt\":\"2026-11-18T11:20:01Z\",\"slice\":{\"a\":1}}\n",
          "alerts.ndjson:1: slice value is not a string"},
+        {"{\"incident\":\"country=BR@1m-2m*2\",\"start\":\"2026-11-18T11:20:00Z\",\"end\":"
+         "\"2026-11-18T11:22:00Z\",\"decoy\":\"yes\"}\n",
+         "", "truth.ndjson:1: decoy is neither true nor false"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         scratch_t s;
@@ -286,6 +293,116 @@ START_TEST(bad_input_names_file_and_line)
         ck_assert_msg(strstr(err, cases[i].reason) != NULL, "case %zu: '%s'", i, err);
         scratch_close(&s);
     }
+}
+END_TEST
+
+/* ---- decoys ---- */
+
+static const char truth_decoys[] =
+    "{\"incident\":\"country=BR,platform=android@20m-22m*10\","
+    "\"start\":\"2026-11-18T11:20:00.000Z\",\"end\":\"2026-11-18T11:22:00.000Z\",\"factor\":10}\n"
+    "{\"incident\":\"country=US@30m-40mv2\",\"start\":\"2026-11-18T11:30:00.000Z\","
+    "\"end\":\"2026-11-18T11:40:00.000Z\",\"factor\":2,\"decoy\":true}\n"
+    "{\"incident\":\"country=IS,platform=web@20m-22mf3/5\",\"start\":\"2026-11-18T11:20:00.000Z\","
+    "\"end\":\"2026-11-18T11:22:00.000Z\",\"factor\":0.6,\"decoy\":true}\n"
+    "{\"incident\":\"country=BR@20m-22mv2\",\"start\":\"2026-11-18T11:20:00.000Z\","
+    "\"end\":\"2026-11-18T11:22:00.000Z\",\"factor\":2,\"decoy\":false}\n"
+    "{\"incident\":\"country=BR@20m-22mv2\",\"start\":\"2026-11-18T11:20:00.000Z\","
+    "\"end\":\"2026-11-18T11:22:00.000Z\",\"factor\":2,\"decoy\":true}\n";
+
+static const char alerts_decoys[] =
+    /* A1: the incident's own slice. */
+    ALERT("d1", "firing", PFB, "{\"country\":\"BR\",\"platform\":\"android\"}", "11:20:02.000",
+          "11:20:05.000", "null")
+    /* A2: country=BR matches incident 1 (more general), incident 2 and decoy 3: a true
+       alert. */
+    ALERT("d2", "firing", PFB, "{\"country\":\"BR\"}", "11:20:03.000", "11:20:08.000", "null")
+    /* A3: the US surge pages 3 s after it starts: false, decoy 1. */
+    ALERT("d3", "firing", "ErrorBurst", "{\"country\":\"US\"}", "11:30:01.000", "11:30:03.000",
+          "null")
+    /* A4: more specific than the surge, exactly at its end + 60 s: false, decoy 1. */
+    ALERT("d4", "firing", "PlaybackVolumeDrop", "{\"country\":\"US\",\"platform\":\"web\"}",
+          "11:41:00.000", "11:41:00.000", "null")
+    /* A5: cdn=akamai during the surge only overlaps it: false, no decoy. */
+    ALERT("d5", "firing", PFB, "{\"cdn\":\"akamai\"}", "11:35:00.000", "11:35:02.000", "null")
+    /* A6: all traffic after everything: false, no decoy. */
+    ALERT("d6", "firing", PFB, "{}", "11:50:00.000", "11:50:05.000", "null");
+
+START_TEST(decoys_are_false_alerts_not_incidents)
+{
+    scratch_t s;
+    fs_score_options_t opt;
+    fs_score_result_t *r = NULL;
+    char err[256];
+    json_error_t jerr;
+
+    scratch_open(&s);
+    memset(&opt, 0, sizeof opt);
+    opt.truth_path = scratch_write(&s, "truth.ndjson", truth_decoys);
+    opt.alerts_path = scratch_write(&s, "alerts.ndjson", alerts_decoys);
+    ck_assert_msg(fs_score_run(&opt, &r, err, sizeof err) == 0, "%s", err);
+    /* "decoy":false is an incident like any other. */
+    ck_assert_uint_eq(r->n_incidents, 2);
+    ck_assert_uint_eq(r->n_decoys, 3);
+    ck_assert_str_eq(r->decoys[0].slice.text, "country=US");
+    ck_assert_str_eq(r->decoys[1].slice.text, "country=IS,platform=web");
+
+    static const int matched[] = {0, 0, -1, -1, -1, -1};
+    static const int decoy[] = {-1, -1, 0, 0, -1, -1};
+    for (size_t a = 0; a < 6; a++) {
+        ck_assert_int_eq(r->alerts[a].matched, matched[a]);
+        ck_assert_int_eq(r->alerts[a].decoy, decoy[a]);
+    }
+    /* Incident 2 (country=BR, "decoy":false) is detected first by A1, more specific. */
+    ck_assert_int_eq(r->incidents[1].alert, 0);
+    ck_assert_int_eq(r->incidents[1].relation, FS_SCORE_SPECIFIC);
+    /* Recall and precision ignore the decoys: 2 of 2 incidents, 2 of 6 alerts. */
+    ck_assert_uint_eq(r->n_detected, 2);
+    CLOSE(r->recall, 1.0, 0);
+    CLOSE(r->precision, 2.0 / 6.0, 1e-15);
+    ck_assert_uint_eq(r->n_false_alerts, 4);
+    ck_assert_uint_eq(r->n_decoy_alerts, 2);
+    ck_assert_uint_eq(r->n_decoys_paged, 1);
+    /* Decoy 1 paged after 3 s by A3 (same slice), with A4 too. */
+    ck_assert_int_eq(r->decoys[0].alert, 2);
+    ck_assert_int_eq(r->decoys[0].relation, FS_SCORE_SAME);
+    ck_assert_uint_eq(r->decoys[0].n_matching, 2);
+    ck_assert_int_eq(r->decoys[0].delay_ms, 3000);
+    /* The tiny slice did not page; decoy 3's only alert is a true one. */
+    ck_assert_int_eq(r->decoys[1].alert, -1);
+    ck_assert_int_eq(r->decoys[2].alert, -1);
+    ck_assert_uint_eq(r->decoys[2].n_matching, 0);
+    fs_score_result_free(r);
+
+    const char *out = scratch_path(&s, "out.json");
+    char *argv[] = {"score",
+                    "--truth",
+                    (char *)opt.truth_path,
+                    "--alerts",
+                    (char *)opt.alerts_path,
+                    "--json",
+                    (char *)out,
+                    NULL};
+    ck_assert_int_eq(fs_bench_score_main(7, argv), 0);
+    json_t *doc = json_load_file(out, 0, &jerr);
+    ck_assert_msg(doc != NULL, "%s", jerr.text);
+    json_t *summary = json_object_get(doc, "summary");
+    ck_assert_int_eq(json_integer_value(json_object_get(summary, "decoys")), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(summary, "decoys_paged")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(summary, "decoy_alerts")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(summary, "false_alerts")), 4);
+    json_t *decoys = json_object_get(doc, "decoys");
+    ck_assert_uint_eq(json_array_size(decoys), 3);
+    ck_assert(json_is_true(json_object_get(json_array_get(decoys, 0), "paged")));
+    ck_assert(json_is_false(json_object_get(json_array_get(decoys, 1), "paged")));
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(decoys, 0), "decoy")),
+                     "country=US@30m-40mv2");
+    json_t *alerts = json_object_get(doc, "alerts");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(alerts, 2), "decoy")), 1);
+    ck_assert(json_is_null(json_object_get(json_array_get(alerts, 4), "decoy")));
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "incidents")), 2);
+    json_decref(doc);
+    scratch_close(&s);
 }
 END_TEST
 
@@ -546,6 +663,7 @@ int main(void)
     tcase_add_test(tc, empty_inputs_are_undefined_not_zero);
     tcase_add_test(tc, bad_input_names_file_and_line);
     tcase_add_test(tc, command_line_writes_json);
+    tcase_add_test(tc, decoys_are_false_alerts_not_incidents);
     suite_add_tcase(s, tc);
     tc = tcase_create("oracle");
     tcase_add_test(tc, oracle_delay_on_constructed_series);

@@ -3,6 +3,7 @@
 # real redis-server for the integration suites. What .ci/run runs.
 #   usage: tests/run.sh [ctest args...]      (from any folder)
 #          tests/run.sh --sanitize [ctest args...]
+#          tests/run.sh --valgrind [ctest args...]
 #          tests/run.sh --fuzz SECONDS [libFuzzer flags...]
 # Steps, each timed on stderr:
 #   1. tests/stack/deps.sh (installs missing Debian packages; no-op otherwise)
@@ -23,6 +24,12 @@
 #
 # --sanitize builds into build-sanitize with -DFS_SANITIZE=ON (ASan+UBSan) and
 # runs the whole suite there, services included.
+#
+# --valgrind builds into build-valgrind with -DFS_VALGRIND=ON (every test program
+# and the foreshock/foreshock-bench programs tests start run under valgrind
+# memcheck; an error or a definite/indirect leak fails the test) and runs the
+# unit suites there (no services; not integration, not render). Slow: about
+# 25 minutes on 2 cores, so CI runs the sanitizers instead.
 #
 # --fuzz SECONDS fuzzes instead (no services, no ctest; every plain run replays
 # the fuzz corpora under ctest anyway):
@@ -48,6 +55,11 @@ case "${CI:-}" in true | 1) ci=1 ;; esac
 sanitize=0
 if [[ "${1:-}" == --sanitize ]]; then
   sanitize=1
+  shift
+fi
+valgrind=0
+if [[ "${1:-}" == --valgrind ]]; then
+  valgrind=1
   shift
 fi
 builddir=build
@@ -185,6 +197,28 @@ if [[ -n "$fuzz_seconds" ]]; then
   ((failed)) && result=FAILED
   echo "run.sh: [time] total: $(fs_since "$t_all")s; fuzzing $result" >&2
   exit "$failed"
+fi
+
+# --- memcheck (--valgrind) ------------------------------------------------------
+if ((valgrind)); then
+  phase deps
+  "$stack/deps.sh" --no-kafka --valgrind
+  phase configure
+  werror=OFF
+  ((ci)) && werror=ON
+  cmake -S . -B build-valgrind -DFS_WERROR="$werror" -DFS_VALGRIND=ON
+  phase build
+  cmake --build build-valgrind -j2
+  phase "valgrind ctest"
+  set +e
+  # check's per-test timeouts (CK_DEFAULT_TIMEOUT) stretched for valgrind's pace.
+  CK_TIMEOUT_MULTIPLIER=30 ctest --test-dir build-valgrind --output-on-failure -j2 \
+    --timeout 3000 -LE 'integration|render' "$@"
+  status=$?
+  set -e
+  phase ""
+  echo "run.sh: [time] total: $(fs_since "$t_all")s; ctest exit status $status" >&2
+  exit "$status"
 fi
 
 # --- 1. packages --------------------------------------------------------------

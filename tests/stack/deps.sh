@@ -5,7 +5,7 @@
 # (foreshock-alertmanager posts to it), Maven, a Java runtime).
 # A silent, fast no-op when everything is already installed. Add packages to
 # FORESHOCK_DEB_PACKAGES below.
-#   usage: tests/stack/deps.sh [--no-kafka] [--fuzz]
+#   usage: tests/stack/deps.sh [--no-kafka] [--fuzz] [--valgrind]
 # --no-kafka installs only what building and running foreshock needs: no
 # broker (Maven, Java) and no test-only servers (Prometheus, Alertmanager,
 # Chromium); bench/demo.sh runs an embedded Kafka.
@@ -27,6 +27,8 @@ FORESHOCK_TEST_PACKAGES=(
 FORESHOCK_KAFKA_PACKAGES=("${FORESHOCK_TEST_PACKAGES[@]}")
 # tests/run.sh --fuzz: clang with libFuzzer (libclang-rt-dev is only a Recommends of clang).
 FORESHOCK_FUZZ_PACKAGES=(clang libclang-rt-dev)
+# tests/run.sh --valgrind: memcheck.
+FORESHOCK_VALGRIND_PACKAGES=(valgrind)
 
 no_kafka=0
 pkgs=("${FORESHOCK_DEB_PACKAGES[@]}")
@@ -34,6 +36,7 @@ for arg in "$@"; do
   case "$arg" in
   --no-kafka) no_kafka=1 ;;
   --fuzz) pkgs+=("${FORESHOCK_FUZZ_PACKAGES[@]}") ;;
+  --valgrind) pkgs+=("${FORESHOCK_VALGRIND_PACKAGES[@]}") ;;
   *) echo "deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

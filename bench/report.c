@@ -192,38 +192,6 @@ static void put_tick(FILE *out, double v, double step)
 
 /* ---- matching alerts (score.h's rule) ---- */
 
-static fs_score_relation_t relate(const fs_score_slice_t *inc, const fs_score_slice_t *a)
-{
-    size_t common = 0;
-
-    for (size_t i = 0; i < a->n; i++) {
-        for (size_t j = 0; j < inc->n; j++) {
-            if (strcmp(a->dims[i], inc->dims[j]) != 0)
-                continue;
-            if (strcmp(a->values[i], inc->values[j]) != 0)
-                return FS_SCORE_DISJOINT;
-            common++;
-        }
-    }
-    if (common == a->n)
-        return a->n == inc->n ? FS_SCORE_SAME : FS_SCORE_GENERAL;
-    if (common == inc->n)
-        return FS_SCORE_SPECIFIC;
-    return FS_SCORE_OVERLAP;
-}
-
-static int in_window(const fs_score_incident_t *inc, int64_t t)
-{
-    return t >= inc->start_ms - FS_SCORE_MATCH_MS && t <= inc->end_ms + FS_SCORE_MATCH_MS;
-}
-
-static int matches(const fs_score_incident_t *inc, const fs_score_alert_t *al)
-{
-    fs_score_relation_t rel = relate(&inc->slice, &al->slice);
-    return (rel == FS_SCORE_SAME || rel == FS_SCORE_GENERAL || rel == FS_SCORE_SPECIFIC) &&
-           (in_window(inc, al->starts_at_ms) || in_window(inc, al->detected_at_ms));
-}
-
 /* Sorts alert indices by detectedAt, keeping file order among equals. */
 static void sort_by_detection(const fs_score_result_t *r, size_t *idx, size_t n)
 {
@@ -261,7 +229,7 @@ static int charts_plan(const fs_score_result_t *r, chart_t *charts)
             return -1;
         for (size_t a = 0; a < r->n_alerts; a++) {
             const fs_score_alert_t *al = &r->alerts[a];
-            if (!matches(inc, al))
+            if (!fs_score_matches(inc, al))
                 continue;
             c->alerts[c->n_alerts++] = a;
             int64_t seen = al->ends_at_ms != FS_SCORE_NO_TIME ? al->ends_at_ms : al->detected_at_ms;
@@ -1224,7 +1192,7 @@ static void write_incident(FILE *out, const fs_score_result_t *r, size_t i, cons
         fputs(" on ", out);
         esc(out, al->slice.text);
         fprintf(out, " (%s slice): startsAt %s, detectedAt ",
-                fs_score_relation_name(relate(&inc->slice, &al->slice)),
+                fs_score_relation_name(fs_score_relate(&inc->slice, &al->slice)),
                 fmt_time(al->starts_at_ms, t1));
         fprintf(out, "%s, endsAt ", fmt_time(al->detected_at_ms, t1));
         fprintf(out, "%s</title>\n",

@@ -178,8 +178,7 @@ static int slice_from_json(json_t *obj, fs_score_slice_t *s, const char **reason
     return 0;
 }
 
-/* How the alert's slice a relates to the incident's slice inc. */
-static fs_score_relation_t relate(const fs_score_slice_t *inc, const fs_score_slice_t *a)
+fs_score_relation_t fs_score_relate(const fs_score_slice_t *inc, const fs_score_slice_t *a)
 {
     size_t common = 0;
 
@@ -564,6 +563,13 @@ static int in_window(const fs_score_incident_t *inc, int64_t t)
     return t >= inc->start_ms - FS_SCORE_MATCH_MS && t <= inc->end_ms + FS_SCORE_MATCH_MS;
 }
 
+int fs_score_matches(const fs_score_incident_t *inc, const fs_score_alert_t *al)
+{
+    fs_score_relation_t rel = fs_score_relate(&inc->slice, &al->slice);
+    return (rel == FS_SCORE_SAME || rel == FS_SCORE_GENERAL || rel == FS_SCORE_SPECIFIC) &&
+           (in_window(inc, al->starts_at_ms) || in_window(inc, al->detected_at_ms));
+}
+
 /* Preference among alerts detected at the same time: same slice first. */
 static int relation_rank(fs_score_relation_t rel)
 {
@@ -578,7 +584,7 @@ static void match_one(fs_score_result_t *r, fs_score_incident_t *inc, int index,
 {
     for (size_t a = 0; a < r->n_alerts; a++) {
         fs_score_alert_t *al = &r->alerts[a];
-        fs_score_relation_t rel = relate(&inc->slice, &al->slice);
+        fs_score_relation_t rel = fs_score_relate(&inc->slice, &al->slice);
         if (decoy && al->matched >= 0)
             continue;
         if (!in_window(inc, al->starts_at_ms) && !in_window(inc, al->detected_at_ms))
@@ -949,7 +955,8 @@ void fs_score_print(const fs_score_result_t *r, FILE *out)
                 al->alertname, al->slice.text);
         if (al->matched >= 0)
             fprintf(out, "incident %d (%s)", al->matched + 1,
-                    fs_score_relation_name(relate(&r->incidents[al->matched].slice, &al->slice)));
+                    fs_score_relation_name(
+                        fs_score_relate(&r->incidents[al->matched].slice, &al->slice)));
         else if (al->decoy >= 0)
             fprintf(out, "FALSE (decoy %d)", al->decoy + 1);
         else
@@ -1005,9 +1012,9 @@ static json_t *jalert(const fs_score_result_t *r, const fs_score_alert_t *al)
 {
     json_t *match = json_null();
     if (al->matched >= 0)
-        match =
-            json_pack("{s:i,s:s}", "incident", al->matched + 1, "relation",
-                      fs_score_relation_name(relate(&r->incidents[al->matched].slice, &al->slice)));
+        match = json_pack(
+            "{s:i,s:s}", "incident", al->matched + 1, "relation",
+            fs_score_relation_name(fs_score_relate(&r->incidents[al->matched].slice, &al->slice)));
     return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:o,s:b,s:o,s:I}", "fingerprint",
                      al->fingerprint, "alertname", al->alertname, "slice", jslice(&al->slice),
                      "startsAt", jtime(al->starts_at_ms), "detectedAt", jtime(al->detected_at_ms),

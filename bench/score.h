@@ -195,6 +195,14 @@ typedef struct fs_score_result {
  * "disjoint". A static string. */
 const char *fs_score_relation_name(fs_score_relation_t relation);
 
+/* How an alert's slice relates to an incident's slice. */
+fs_score_relation_t fs_score_relate(const fs_score_slice_t *incident, const fs_score_slice_t *alert);
+
+/* Whether the alert matches the incident: its slice is the same, more general
+ * or more specific, and it started or was detected within FS_SCORE_MATCH_MS
+ * of the incident's window. */
+int fs_score_matches(const fs_score_incident_t *incident, const fs_score_alert_t *alert);
+
 /*
  * Reads the files of opt (borrowed) and scores them into *out (a new result,
  * free with fs_score_result_free). Returns 0 on success; on failure returns

@@ -30,28 +30,21 @@
  */
 #include "tests/integration/services.h"
 
-#include <arpa/inet.h>
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #ifndef FORESHOCK_ALERTMANAGER_BIN
 #error "FORESHOCK_ALERTMANAGER_BIN must name the foreshock-alertmanager executable"
@@ -141,33 +134,12 @@ static void note(const world_t *w, const char *fmt, ...)
 
 /* ---- children ------------------------------------------------------------------- */
 
-/* Starts argv with stdout and stderr appended to log (the marker line first). */
+/* fs_test_spawn that fails the test when it cannot start the child. */
 static pid_t spawn(const char *const *argv, const char *log, const char *marker)
 {
-    pid_t parent = getpid();
-    int fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0600);
-    REQUIRE(fd >= 0, "open %s: %s", log, strerror(errno));
-    dprintf(fd, "==== %s ====\n", marker);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-        if (getppid() != parent)
-            _exit(127);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, STDIN_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execv(argv[0], (char *const *)argv);
-        dprintf(fd, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(fd);
+    char err[512];
+    pid_t pid = fs_test_spawn(argv, log, marker, err, sizeof err);
+    REQUIRE(pid > 0, "%s", err);
     return pid;
 }
 
@@ -298,22 +270,6 @@ static int64_t wait_gone(world_t *w, const char *country, int timeout_ms)
 }
 
 /* ---- Alertmanager -------------------------------------------------------------------- */
-
-static int free_port(void)
-{
-    struct sockaddr_in addr;
-    socklen_t len = sizeof addr;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0, "socket: %s", strerror(errno));
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "bind: %s", strerror(errno));
-    REQUIRE(getsockname(fd, (struct sockaddr *)&addr, &len) == 0, "getsockname: %s",
-            strerror(errno));
-    close(fd);
-    return ntohs(addr.sin_port);
-}
 
 /* Starts a fresh Alertmanager (new storage, no alerts) on the world's port. */
 static void am_start(world_t *w)
@@ -588,7 +544,8 @@ static void world_init(world_t *w, const char *name)
     REQUIRE(fs_test_unique_name(w->id, sizeof w->id, base) == 0, "unique name");
     snprintf(w->topic, sizeof w->topic, "%s-alerts", w->id);
     snprintf(w->group, sizeof w->group, "%s-group", w->id);
-    w->am_port = free_port();
+    w->am_port = fs_test_free_port();
+    REQUIRE(w->am_port > 0, "no free port");
 
     rd_kafka_conf_t *conf = base_conf();
     REQUIRE(rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr) == 0, "%s",

@@ -32,7 +32,6 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -51,9 +50,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #ifndef FORESHOCK_BIN
 #error "FORESHOCK_BIN must name the foreshock executable"
@@ -99,72 +95,6 @@ typedef struct world {
 
 static world_t *current;
 
-static redisContext *raw_connect(const char *address)
-{
-    struct timeval tv = {3, 0};
-    const char *colon = strrchr(address, ':');
-    char host[256];
-    if (!colon || (size_t)(colon - address) >= sizeof host)
-        return NULL;
-    memcpy(host, address, (size_t)(colon - address));
-    host[colon - address] = '\0';
-    redisContext *c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
-    if (!c || c->err) {
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    return c;
-}
-
-/* SCAN+DEL of every key under prefix. Returns the keys left, or -1 if Redis
- * could not be asked. Never asserts: it also runs on the failure path. */
-static long delete_keys(const char *address, const char *prefix)
-{
-    redisContext *c = raw_connect(address);
-    char cursor[32], pattern[300];
-    long left = 0;
-    if (!c)
-        return -1;
-    snprintf(pattern, sizeof pattern, "%s*", prefix);
-    for (int pass = 0; pass < 2; pass++) {
-        snprintf(cursor, sizeof cursor, "0");
-        do {
-            redisReply *reply = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-            if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-                if (reply)
-                    freeReplyObject(reply);
-                redisFree(c);
-                return -1;
-            }
-            snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
-            redisReply *keys = reply->element[1];
-            for (size_t i = 0; i < keys->elements; i++) {
-                if (pass == 1) {
-                    left++;
-                    continue;
-                }
-                redisReply *del =
-                    redisCommand(c, "DEL %b", keys->element[i]->str, (size_t)keys->element[i]->len);
-                if (del)
-                    freeReplyObject(del);
-            }
-            freeReplyObject(reply);
-        } while (strcmp(cursor, "0") != 0);
-    }
-    redisFree(c);
-    return left;
-}
-
-static void remove_dir(const char *dir)
-{
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
-}
-
 /* The failure path: nothing of the test may outlive it. */
 static void fail_cleanup(void)
 {
@@ -182,17 +112,17 @@ static void fail_cleanup(void)
         fs_test_print_log_tail(path, "prometheus log", LOG_TAIL_LINES);
     }
     if (t->prom_dir[0])
-        remove_dir(t->prom_dir);
+        fs_test_remove_dir(t->prom_dir);
     if (t->redis_pid > 0) {
         char path[128];
         snprintf(path, sizeof path, "%s/redis.log", t->redis_dir);
         fs_test_print_log_tail(path, "private redis-server log", LOG_TAIL_LINES);
         fs_test_reap(t->redis_pid);
     } else if (!t->redis_dir[0]) {
-        delete_keys(t->redis, t->prefix);
+        fs_test_redis_delete_keys(t->redis, t->prefix);
     }
     if (t->redis_dir[0])
-        remove_dir(t->redis_dir);
+        fs_test_remove_dir(t->redis_dir);
     fprintf(stderr, "metrics e2e %s failed after %.1f s (daemon log kept at %s)\n", t->name,
             (double)(fs_test_mono_ms() - t->t0) / 1000.0, t->log_path);
     fflush(stderr);
@@ -221,51 +151,6 @@ static void note(const world_t *t, const char *fmt, ...)
     fflush(stdout);
 }
 
-static int free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0, "socket: %s", strerror(errno));
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "bind: %s", strerror(errno));
-    REQUIRE(getsockname(fd, (struct sockaddr *)&sa, &len) == 0, "getsockname");
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-/* Forks and execs argv with stdout and stderr appended to log (stdin from
- * /dev/null); the child dies with the test. */
-static pid_t spawn(const char *const *argv, const char *log)
-{
-    pid_t parent = getpid();
-    int fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0600);
-    REQUIRE(fd >= 0, "open %s: %s", log, strerror(errno));
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-        if (getppid() != parent)
-            _exit(127);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, STDIN_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execv(argv[0], (char *const *)argv);
-        dprintf(fd, "metrics e2e: exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(fd);
-    return pid;
-}
-
 /* SIGTERM and a bounded wait; returns the wait status. */
 static int stop_child(pid_t pid, const char *what)
 {
@@ -282,92 +167,13 @@ static int stop_child(pid_t pid, const char *what)
     return status;
 }
 
-/* ---- Kafka ------------------------------------------------------------------ */
-
-static rd_kafka_t *new_admin(void)
+/* fs_test_spawn that fails the test when it cannot start the child. */
+static pid_t spawn(const char *const *argv, const char *log)
 {
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    REQUIRE(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) ==
-                RD_KAFKA_CONF_OK,
-            "bootstrap.servers: %s", errstr);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!rk)
-        rd_kafka_conf_destroy(conf);
-    REQUIRE(rk != NULL, "rd_kafka_new: %s", errstr);
-    return rk;
-}
-
-/* Creates the topics with PARTITIONS partitions and waits until every
- * partition has a leader. */
-static void create_topics(const char *const *names, size_t n)
-{
-    char errstr[512];
-    rd_kafka_t *rk = new_admin();
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-    rd_kafka_NewTopic_t *topics[4];
-    rd_kafka_AdminOptions_t *options =
-        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr);
-    for (size_t i = 0; i < n; i++) {
-        topics[i] = rd_kafka_NewTopic_new(names[i], PARTITIONS, 1, errstr, sizeof errstr);
-        REQUIRE(topics[i] != NULL, "NewTopic %s: %s", names[i], errstr);
-    }
-    rd_kafka_CreateTopics(rk, topics, n, options, queue);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, ADMIN_TIMEOUT_MS + 5000);
-    REQUIRE(ev != NULL, "CreateTopics: no answer");
-    REQUIRE(rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_NO_ERROR, "CreateTopics: %s",
-            rd_kafka_event_error_string(ev));
-    size_t cnt;
-    const rd_kafka_topic_result_t **results =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
-    for (size_t i = 0; i < cnt; i++)
-        REQUIRE(rd_kafka_topic_result_error(results[i]) == RD_KAFKA_RESP_ERR_NO_ERROR,
-                "create topic %s: %s", rd_kafka_topic_result_name(results[i]),
-                rd_kafka_topic_result_error_string(results[i]));
-    rd_kafka_event_destroy(ev);
-    for (size_t i = 0; i < n; i++)
-        rd_kafka_NewTopic_destroy(topics[i]);
-    rd_kafka_AdminOptions_destroy(options);
-    rd_kafka_queue_destroy(queue);
-    int64_t deadline = fs_test_mono_ms() + ADMIN_TIMEOUT_MS;
-    for (size_t i = 0; i < n; i++) {
-        for (;;) {
-            const rd_kafka_metadata_t *md = NULL;
-            rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, names[i], NULL);
-            int ok = rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                     md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                     md->topics[0].partition_cnt == PARTITIONS;
-            for (int p = 0; ok && p < PARTITIONS; p++)
-                ok = md->topics[0].partitions[p].leader >= 0;
-            if (md)
-                rd_kafka_metadata_destroy(md);
-            rd_kafka_topic_destroy(rkt);
-            if (ok)
-                break;
-            REQUIRE(fs_test_mono_ms() < deadline, "topic %s: no complete metadata", names[i]);
-            fs_test_sleep_ms(100);
-        }
-    }
-    rd_kafka_destroy(rk);
-}
-
-/* Deletes the topics; best effort, bounded. */
-static void delete_topics(const char *const *names, size_t n)
-{
-    rd_kafka_t *rk = new_admin();
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-    rd_kafka_DeleteTopic_t *topics[4];
-    for (size_t i = 0; i < n; i++)
-        topics[i] = rd_kafka_DeleteTopic_new(names[i]);
-    rd_kafka_DeleteTopics(rk, topics, n, NULL, queue);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, 10000);
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    for (size_t i = 0; i < n; i++)
-        rd_kafka_DeleteTopic_destroy(topics[i]);
-    rd_kafka_queue_destroy(queue);
-    rd_kafka_destroy(rk);
+    char err[512];
+    pid_t pid = fs_test_spawn(argv, log, NULL, err, sizeof err);
+    REQUIRE(pid > 0, "%s", err);
+    return pid;
 }
 
 /* ---- HTTP ------------------------------------------------------------------- */
@@ -492,8 +298,12 @@ static void world_init(world_t *t, const char *name)
     REQUIRE(fd >= 0, "mkstemp: %s", strerror(errno));
     close(fd);
     const char *topics[] = {t->playback, t->errors, t->alerts, t->deadletter};
-    create_topics(topics, 4);
-    t->port = free_port();
+    char err[512];
+    REQUIRE(fs_test_create_topics(brokers, topics, 4, PARTITIONS, ADMIN_TIMEOUT_MS, err,
+                                  sizeof err) == 0,
+            "%s", err);
+    t->port = fs_test_free_port();
+    REQUIRE(t->port > 0, "no free port");
     note(t, "topics %s-{playback,errors,alerts,deadletter} created; metrics on port %d", t->id,
          t->port);
 }
@@ -587,10 +397,10 @@ static void world_finish(world_t *t)
     REQUIRE(t->daemon == 0, "the test left the daemon running");
     /* A private redis-server went away with its folder. */
     if (!t->redis_dir[0]) {
-        long left = delete_keys(t->redis, t->prefix);
+        long left = fs_test_redis_delete_keys(t->redis, t->prefix);
         REQUIRE(left == 0, "deleting the keys %s*: %ld left", t->prefix, left);
     }
-    delete_topics(topics, 4);
+    fs_test_delete_topics(brokers, topics, 4);
     unlink(t->conf_path);
     unlink(t->log_path);
     note(t, "passed");
@@ -858,7 +668,7 @@ static void start_private_redis(world_t *t)
     t->redis_pid = spawn(argv, logfile);
     int64_t deadline = fs_test_mono_ms() + 15000;
     for (;;) {
-        redisContext *c = raw_connect(t->redis);
+        redisContext *c = fs_test_redis_connect(t->redis);
         if (c) {
             redisReply *r = redisCommand(c, "PING");
             int ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
@@ -915,7 +725,8 @@ START_TEST(test_outage)
     world_init(&t, "outage");
     snprintf(t.redis_dir, sizeof t.redis_dir, "/tmp/fs-metrics-redis-XXXXXX");
     REQUIRE(mkdtemp(t.redis_dir) != NULL, "mkdtemp: %s", strerror(errno));
-    t.redis_port = free_port();
+    t.redis_port = fs_test_free_port();
+    REQUIRE(t.redis_port > 0, "no free port");
     snprintf(t.redis, sizeof t.redis, "127.0.0.1:%d", t.redis_port);
     start_private_redis(&t);
     note(&t, "private redis-server on %s", t.redis);
@@ -956,7 +767,7 @@ START_TEST(test_outage)
     fs_wl_producer_free(flow.prod, 10000);
     fs_wl_free(flow.wl);
     stop_private_redis(&t);
-    remove_dir(t.redis_dir);
+    fs_test_remove_dir(t.redis_dir);
     world_finish(&t);
 }
 END_TEST
@@ -1028,7 +839,8 @@ static void start_prometheus(world_t *t)
             "      - targets: ['127.0.0.1:%d']\n",
             t->port);
     REQUIRE(fclose(f) == 0, "writing %s", yml);
-    t->prom_port = free_port();
+    t->prom_port = fs_test_free_port();
+    REQUIRE(t->prom_port > 0, "no free port");
     snprintf(cfg_flag, sizeof cfg_flag, "--config.file=%s", yml);
     snprintf(data_flag, sizeof data_flag, "--storage.tsdb.path=%s", data);
     snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%d", t->prom_port);
@@ -1103,7 +915,7 @@ START_TEST(test_prometheus)
     t.prom_pid = 0;
     REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "prometheus ended with status 0x%x",
             status);
-    remove_dir(t.prom_dir);
+    fs_test_remove_dir(t.prom_dir);
     daemon_stop(&t);
     fs_wl_free(wl);
     world_finish(&t);

@@ -50,4 +50,39 @@ void fs_test_print_log_tail(const char *path, const char *what, long max_lines);
 /* SIGKILLs a child and waits for it. */
 void fs_test_reap(pid_t pid);
 
+/* A free TCP port on 127.0.0.1 (bound, read and released), or -1. */
+int fs_test_free_port(void);
+
+/*
+ * Forks and execs argv[0] (a path) with stdin from /dev/null and stdout and
+ * stderr appended to log, after a line "==== marker ====" when marker is not
+ * NULL. The child is SIGKILLed when the test process dies. Returns its pid,
+ * or -1 with the reason in err.
+ */
+pid_t fs_test_spawn(const char *const *argv, const char *log, const char *marker, char *err,
+                    size_t err_size);
+
+/* rm -rf dir (a folder the test made); complains on stderr if it fails. */
+void fs_test_remove_dir(const char *dir);
+
+/*
+ * Creates the topics with `partitions` partitions each on brokers and waits
+ * until every partition has a leader, within timeout_ms. Returns 0, or -1
+ * with the reason in err.
+ */
+int fs_test_create_topics(const char *brokers, const char *const *names, size_t n, int partitions,
+                          int timeout_ms, char *err, size_t err_size);
+
+/* Deletes the topics; best effort, bounded (never fails the test: it runs on
+ * failure paths too). */
+void fs_test_delete_topics(const char *brokers, const char *const *names, size_t n);
+
+/* A connection to the redis-server at HOST:PORT with 3 s timeouts, or NULL. */
+struct redisContext *fs_test_redis_connect(const char *address);
+
+/* SCAN + DEL of every key under prefix on the redis-server at HOST:PORT.
+ * Returns the keys left afterwards, or -1 if Redis could not be asked. Never
+ * fails the test: it runs on failure paths too. */
+long fs_test_redis_delete_keys(const char *address, const char *prefix);
+
 #endif

@@ -669,6 +669,11 @@ static void close_bucket(fs_pipeline_t *p)
             if (s == FS_SIGNAL_FAILURE_RATIO && parent != FS_SLICE_NONE &&
                 p->states[parent].initialized)
                 obs.prior = p->states[parent].expected[s];
+            /* Errors are judged against the traffic that produced them
+             * (models/model.h); an error code has no attempts of its own,
+             * so its errors are set against all traffic's. */
+            if (s == FS_SIGNAL_ERROR_COUNT && kind == FS_SLICE_KIND_CODE)
+                obs.n = fs_aggregate_oldest(p->agg, FS_SLICE_ALL).attempts;
             fs_model_verdict_t v;
             p->models[s]->update(states + p->state_offset[s], &p->params[s], &obs, &v);
             st->expected[s] = v.expected;

@@ -11,6 +11,7 @@ static const fs_engine_spec_t up_spec = {
     .falling = 0,
     .warm_min_trials = 0.0,
     .min_window_expected = 0.0,
+    .exposure = 1,
 };
 
 static const fs_engine_spec_t down_spec = {

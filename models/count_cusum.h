@@ -7,7 +7,11 @@
  * has been learned (season.h), with over-dispersion, warm-up, freeze while
  * firing and hysteresis (engine.h). "up" tests rises by the shifts of
  * fs_engine_shifts (x2, x4.5, x10 by default); "down" tests falls to 0.3x
- * and 0.1x of expected. Reach them through the registry (model.h).
+ * and 0.1x of expected. "up" judges errors against the traffic that
+ * produced them (obs->n, the attempts; the engine's exposure): a benign
+ * surge or rollout, whose errors rise with its attempts, is no error burst,
+ * while errors that outgrow the traffic are. "down" ignores obs->n. Reach
+ * them through the registry (model.h).
  */
 #ifndef FS_MODELS_COUNT_CUSUM_H
 #define FS_MODELS_COUNT_CUSUM_H
@@ -17,14 +21,14 @@
 #include "models/season.h"
 
 /* The per-slice state of both count models: the engine first (so a state
- * block can be read as an fs_engine_t), then the profile. 512 + 928 = 1440
+ * block can be read as an fs_engine_t), then the profile. 552 + 928 = 1480
  * bytes (FS_COUNT_CUSUM_STATE_BYTES). */
 typedef struct fs_count_state {
     fs_engine_t eng;
     fs_season_t season;
 } fs_count_state_t;
 
-#define FS_COUNT_CUSUM_STATE_BYTES 1440
+#define FS_COUNT_CUSUM_STATE_BYTES 1480
 
 /* A volume drop fires only when its window expected at least this many
  * attempts (in units of the dispersion phi). Below that a slice is too small

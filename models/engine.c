@@ -111,6 +111,11 @@ void fs_engine_init(fs_engine_t *eng)
     eng->calm_e = 0.0;
     eng->hold = FS_ENGINE_HOLD_BUCKETS;
     eng->calm_ms = 0;
+    eng->attempts = 0.0;
+    eng->level_attempts = 0.0;
+    eng->traffic_n = 0.0;
+    eng->traffic_e = 0.0;
+    eng->traffic_v = 0.0;
 }
 
 /* Log-LR of one arm for one bucket of nn trials (exposure, for counts),
@@ -343,15 +348,19 @@ static double prior_per(double prior, double expo)
 
 /* Learns a bucket that did not fire: the plain baseline always, and with a
  * profile its hour and, once the profile is ready, the seasonal level
- * (exposure m(t)). */
+ * (exposure m(t)). With exposure (error counts) each baseline learns the
+ * bucket's n attempts beside its errors, and its clipping and dispersion are
+ * measured around the bucket's expected count, rate * f (engine.h). */
 static void learn(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, double n, double x,
-                  int warm, int seasonal, double expo, double plain_rate)
+                  int warm, int seasonal, double expo, double f, double plain_rate)
 {
     const fs_engine_spec_t *spec = ctx->spec;
     fs_season_t *season = ctx->season;
 
     fs_baseline_learn(&eng->base, spec->family, ctx->decay,
-                      spec->family == FS_FAMILY_BINOMIAL ? n : 1.0, x, plain_rate, warm);
+                      spec->family == FS_FAMILY_BINOMIAL ? n : 1.0, x, plain_rate * f, warm);
+    if (spec->exposure)
+        eng->attempts = ctx->decay * eng->attempts + n;
     if (season == NULL)
         return;
     fs_season_add(season, x, FS_SEASON_LEARN);
@@ -362,18 +371,57 @@ static void learn(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, do
                      : fs_baseline_rate(&season->level, spec->family, prior_per(ctx->prior, m));
         /* Clipped only once the level has a past to judge outliers by, as
          * the plain baseline during its warm-up. */
-        fs_baseline_learn(&season->level, spec->family, ctx->decay, m, x, rate,
+        fs_baseline_learn(&season->level, spec->family, ctx->decay, m, x, rate * f,
                           warm && season->level.buckets_seen >= ctx->warmup);
+        if (spec->exposure)
+            eng->level_attempts = ctx->decay * eng->level_attempts + n;
     }
 }
 
-/* One bucket: n trials (binomial), x events. Returns the bucket's expected
- * events. */
+/*
+ * The exposure factor f >= 1 of a bucket of n attempts, expo its seasonal
+ * multiplier (engine.h, exposure); updates the traffic window. The
+ * reference is the baseline in use: its decayed attempts per unit of
+ * exposure, times expo. f is 1 for the models without exposure, and while
+ * the slice warms up (the window is cleared then, so that it starts from a
+ * reference that means something) or has no reference yet.
+ */
+static double exposure(fs_engine_t *eng, const step_ctx_t *ctx, int seasonal, double expo, double n)
+{
+    const fs_baseline_t *b = seasonal ? &ctx->season->level : &eng->base;
+    double attempts = seasonal ? eng->level_attempts : eng->attempts, r, keep;
+
+    if (!ctx->spec->exposure || ctx->spec->family != FS_FAMILY_POISSON)
+        return 1.0;
+    if (eng->base.buckets_seen < ctx->warmup) {
+        eng->traffic_n = 0.0;
+        eng->traffic_e = 0.0;
+        eng->traffic_v = 0.0;
+        return 1.0;
+    }
+    if (!(b->trials > 0.0) || !(attempts > 0.0))
+        return 1.0;
+    /* Expected attempts, and an exponentially weighted window of about
+     * FS_ENGINE_EXPOSURE_ATTEMPTS of them: weight keep^k on the bucket k
+     * buckets back. If the traffic is as expected (Poisson), the window's
+     * attempts have the variance sum(weight^2 * r), which the gate tests. */
+    r = attempts / b->trials * expo;
+    keep = fmax(1.0 - r / FS_ENGINE_EXPOSURE_ATTEMPTS, 0.0);
+    eng->traffic_n = keep * eng->traffic_n + n;
+    eng->traffic_e = keep * eng->traffic_e + r;
+    eng->traffic_v = keep * keep * eng->traffic_v + r;
+    if (!(eng->traffic_n - eng->traffic_e > FS_ENGINE_EXPOSURE_SD * sqrt(eng->traffic_v)))
+        return 1.0;
+    return fmin(eng->traffic_n / eng->traffic_e, FS_ENGINE_EXPOSURE_MAX);
+}
+
+/* One bucket: n trials (binomial) or attempts (Poisson, for the exposure),
+ * x events. Returns the bucket's expected events. */
 static double step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, double n, double x)
 {
     const fs_engine_spec_t *spec = ctx->spec;
     fs_season_t *season = ctx->season;
-    double expo = 1.0, nn, expect, top = 0.0, plain_rate = eng->rate;
+    double expo = 1.0, f, nn, expect, top = 0.0, plain_rate = eng->rate;
     int warm, lead, seasonal = 0;
 
     if (season != NULL) {
@@ -382,7 +430,8 @@ static double step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, d
         if (seasonal)
             expo = fs_season_factor(season, bucket_ms, ctx->bucket_seconds);
     }
-    nn = spec->family == FS_FAMILY_BINOMIAL ? n : expo;
+    f = exposure(eng, ctx, seasonal, expo, n);
+    nn = spec->family == FS_FAMILY_BINOMIAL ? n : expo * f;
     if (!eng->firing) {
         plain_rate = fs_baseline_rate(&eng->base, spec->family, ctx->prior);
         if (seasonal) {
@@ -446,7 +495,7 @@ static double step(fs_engine_t *eng, const step_ctx_t *ctx, int64_t bucket_ms, d
             fs_season_add(season, x, seasonal ? FS_SEASON_FROZEN : FS_SEASON_CANDIDATE);
         return expect;
     }
-    learn(eng, ctx, bucket_ms, n, x, warm, seasonal, expo, plain_rate);
+    learn(eng, ctx, bucket_ms, n, x, warm, seasonal, expo, f, plain_rate);
     return expect;
 }
 

@@ -23,9 +23,10 @@
  *  - seasons (counts only: the count models pass a profile, the ratio model
  *    none): the expected count of a bucket is level * m(t), m(t) the
  *    profile's multiplier for the bucket's time of the week. The engine
- *    learns the plain baseline (exposure 1) and the profile's hours all
- *    along, and from the moment the profile is ready (a day of history) a
- *    second baseline, the level, on the counts with exposure m(t). It
+ *    learns the plain baseline (exposure 1; f for error counts, see
+ *    exposure below) and the profile's hours all along, and from the moment
+ *    the profile is ready (a day of history) a second baseline, the level,
+ *    on the counts with exposure m(t) (m(t) * f). It
  *    judges by the level once the level has learned for max(warm-up,
  *    half-life) buckets, while it comes to FS_SEASON_MIN_HOURLY events an
  *    hour; otherwise by the plain baseline. While firing, the level and the
@@ -87,6 +88,57 @@
  *    than a bucket) are processed as empty buckets first: for a ratio no
  *    information, for a count a count of 0. At most FS_ENGINE_GAP_MAX of
  *    them; older ones are ignored.
+ *  - exposure (error counts: spec->exposure; obs->n the attempts that
+ *    produced the errors): errors come from traffic, so twice the attempts
+ *    bring about twice the errors at the same failure ratio, and a count
+ *    judged against its own history alone pages on every benign surge and
+ *    rollout. Alongside the baseline the engine keeps the decayed attempts
+ *    of the same buckets, learned and frozen with it: with decayed errors
+ *    X, attempts N and exposure B (buckets; the sum of m(t) for the level)
+ *    the baseline expects rate = X / B errors and R = N / B attempts per
+ *    unit, and X / N errors per attempt. A bucket's expected count is
+ *    rate * m(t) * f, f >= 1 the recent traffic against R * m(t): the
+ *    attempts of a short window holding about FS_ENGINE_EXPOSURE_ATTEMPTS
+ *    expected attempts (each bucket keeps 1 - R m(t) / that of its past,
+ *    so it is just the bucket where as many are expected in one), over
+ *    its expected attempts, when they exceed them by more than
+ *    FS_ENGINE_EXPOSURE_SD Poisson standard deviations (at most
+ *    FS_ENGINE_EXPOSURE_MAX), and 1 otherwise. In a surge the expected
+ *    count is thus X / N times the window's attempts: the errors per
+ *    attempt the slice has had, times the traffic it has now. Poisson noise
+ *    in the attempts of a small slice does not raise it, and traffic below
+ *    R never lowers it: clients that cannot play stop sending playback
+ *    events while their errors still arrive, and a fall in volume is the
+ *    volume model's to judge; the floor is the usual count, rate * m(t).
+ *    Because X and N learn together, a surge moves both in proportion: it
+ *    is learned as more traffic, never as more errors per attempt, and a
+ *    later surge or a ramp (a rollout, a morning) is judged by X / N
+ *    whatever the first left in the baseline.
+ *    (The volume model's baseline would not do as the reference: it learns
+ *    on its own schedule, and after one surge it overstated the traffic the
+ *    errors had been learned at, so the next surge looked like errors
+ *    rising by about a fifth and paged, in the standard suite.) The
+ *    baselines clip outliers and measure dispersion around the bucket's
+ *    expected count, rate * f: a surge is not an outlier. f is 1 while the
+ *    slice warms up (the window starts after it), and always for a caller
+ *    that passes no attempts (obs->n = 0), which gets the plain count model
+ *    exactly; a bucket without attempts (a gap, an outage) is a bucket of
+ *    0 attempts in the window.
+ *    The false-alarm budget holds as before. In steady traffic f is 1 but
+ *    in the rare bucket where the window passes its 3-sd gate by chance,
+ *    and there it raises the expectation. f depends on the attempts only, so
+ *    given them each bucket's log-LR is the Poisson log-LR of the errors
+ *    under H0 "errors per attempt at the baseline" with a known mean, and
+ *    Lorden's bound and the threshold derivation apply unchanged. Where f
+ *    falls short of the true traffic factor (the first buckets of a surge
+ *    in a small slice, while its window fills) the mildest arm (x2) still
+ *    drifts down: with errors (1 + d) times the expected count its mean
+ *    log-LR per bucket is mu ((1 + d) ln 2 - 1), negative while
+ *    d < 1 / ln 2 - 1 = 0.44. After a surge the floor has learned part of
+ *    it, as the plain count model does: the expectation errs high for a
+ *    while, never low. A retry storm whose errors outgrow its traffic (x10
+ *    errors on x2 attempts: x5 per attempt) is judged by how far the errors
+ *    exceed the traffic, and pages.
  *
  * Cold start. A slice that starts with no state (a new slice, or a detector
  * started without a snapshot) learns before it judges: its arms stay at 0
@@ -213,12 +265,35 @@
 /* Most missing buckets replayed as empty between two calls (18 h at 1 s). */
 #define FS_ENGINE_GAP_MAX 65536
 
+/* Exposure (error counts, see above): the traffic window holds about this
+ * many expected attempts (between it and twice it in Poisson information),
+ * so its ratio of attempts to expected attempts wanders by 7 to 10% whatever
+ * the slice's size. A slice expecting this many attempts in a bucket judges
+ * each bucket by its own traffic, with no lag; a smaller one looks back
+ * 100 / (expected attempts per bucket) buckets. At the onset of a surge the
+ * lag costs evidence of the order of the errors of 100 attempts times a
+ * fraction (a few errors at a 3% error ratio), against a threshold of about
+ * 20: the lag is long only where errors are few. */
+#define FS_ENGINE_EXPOSURE_ATTEMPTS 100.0
+
+/* Exposure: the traffic window's attempts must exceed its expected attempts
+ * by this many Poisson standard deviations before the expected errors are
+ * raised (a one-sided chance of 0.13% per bucket in steady traffic). */
+#define FS_ENGINE_EXPOSURE_SD 3.0
+
+/* Exposure: largest factor f. Only a guard against a reference that means
+ * little (a slice that had almost no attempts while it learned); a real
+ * hundredfold rise in traffic within minutes is rather a replay or a bot. */
+#define FS_ENGINE_EXPOSURE_MAX 100.0
+
 /* What a model is, for the engine. */
 typedef struct fs_engine_spec {
     fs_family_t family;         /* binomial (ratio) or Poisson (counts) */
     int falling;                /* 0: detect rises; 1: detect falls */
     double warm_min_trials;     /* raw trials (attempts) to see before firing */
     double min_window_expected; /* expected events / phi in the window to fire */
+    int exposure;               /* Poisson: scale the expected count by the traffic,
+                                   obs->n attempts (see exposure above) */
 } fs_engine_spec_t;
 
 /* Sums over some buckets, for a Pearson dispersion estimate. */
@@ -255,6 +330,11 @@ typedef struct fs_engine {
     double calm_e;            /* while firing: expected events of the calm run */
     double hold;              /* calm buckets the current (or last) alert needs to resolve */
     int64_t calm_ms;          /* where the recovery that resolved the last alert began */
+    double attempts;          /* exposure: decayed attempts of the buckets base learned */
+    double level_attempts;    /* exposure: the same for the seasonal level */
+    double traffic_n;         /* exposure: weighted attempts of the traffic window */
+    double traffic_e;         /* exposure: weighted expected attempts of the window */
+    double traffic_v;         /* exposure: their Poisson variance (squared weights) */
 } fs_engine_t;
 
 /*
@@ -281,7 +361,9 @@ void fs_engine_init(fs_engine_t *eng);
 /*
  * Feeds one closed bucket and writes the verdict (see model.h). For the
  * binomial family obs->n is the attempts and obs->x the failures; for the
- * Poisson family obs->x is the count and obs->n is ignored. Negative or
+ * Poisson family obs->x is the count, and obs->n (the attempts) sets the
+ * exposure when spec->exposure is set (above) and is ignored otherwise.
+ * Negative or
  * non-finite counts are taken as 0, failures beyond attempts as attempts.
  * A threshold that is not > 0 never fires; a half-life that is not > 0 is
  * taken as 1 bucket. season (borrowed, may be NULL; ignored for the

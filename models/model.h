@@ -40,7 +40,8 @@ typedef struct fs_model_params {
 /* One closed bucket of one slice. */
 typedef struct fs_model_obs {
     int64_t bucket_start_ms; /* event time */
-    double n;                /* trials: attempts for FAILURE_RATIO, ignored for counts */
+    double n;                /* attempts: the trials of FAILURE_RATIO; for ERROR_COUNT the
+                                traffic that produced the errors; ignored otherwise */
     double x;                /* failures, errors or attempts, or the value, by signal */
     double prior;            /* the parent slice's expected rate/count, or NAN if none */
 } fs_model_obs_t;
@@ -58,6 +59,16 @@ typedef struct fs_model_obs {
  *   parent's own count. (A count model that follows its hour-of-week
  *   profile divides it by the bucket's multiplier itself; see engine.h.) It weighs as much as FS_BASELINE_PRIOR_EVENTS (10)
  *   observed events, so it steers small slices and is negligible for busy ones.
+ * - ERROR_COUNT: errors are judged against the traffic that produced them:
+ *   n is the slice's attempts in the bucket (a slice with no attempts of
+ *   its own, an error code, passes all traffic's). The model learns the
+ *   attempts with the errors; when recent attempts clearly exceed what the
+ *   slice usually has (a surge, a rollout ramping up) the expected error
+ *   count rises in proportion, at the slice's usual errors per attempt, so
+ *   only errors that outgrow the traffic are a burst. Fewer attempts than
+ *   usual never lower it (models/engine.h, exposure). A caller that passes
+ *   n = 0 gets the count judged against its history alone, as before n had
+ *   a meaning for counts.
  * - Negative or non-finite counts are taken as 0.
  */
 

@@ -51,7 +51,7 @@
  * Memory: 168 floats and 168 counters plus the level and the hour being
  * accumulated, 928 bytes per slice and count signal (FS_SEASON_BYTES). The
  * two count models carry one each, so a slice's three model states take
- * 512 + 2 * 1440 = 3392 bytes instead of 1536 (tests/models/check_season.c
+ * 552 + 2 * 1480 = 3512 bytes instead of 1656 (tests/models/check_season.c
  * checks the figures).
  *
  * Plain data inside caller-owned model state; nothing here allocates, reads

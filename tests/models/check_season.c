@@ -289,16 +289,16 @@ END_TEST
 
 /* Bytes per slice: the profile is 168 floats and 168 counters plus the
  * level and 40 bytes of bookkeeping, 928 bytes; a count model's state is the
- * engine (512 bytes, as before) plus the profile, 1440; a slice carries one
- * ratio and two count models, 512 + 2 * 1440 = 3392 bytes of model state
- * (1536 before the profile). */
+ * engine (552 bytes: 512 before the error counts' exposure) plus the
+ * profile, 1480; a slice carries one ratio and two count models,
+ * 552 + 2 * 1480 = 3512 bytes of model state (1656 without the profile). */
 START_TEST(test_bytes)
 {
     ck_assert_uint_eq(sizeof(fs_season_t), FS_SEASON_BYTES);
     ck_assert_uint_eq(sizeof(fs_season_t),
                       FS_SEASON_SLOTS * (sizeof(float) + 1) + sizeof(fs_baseline_t) + 40);
     ck_assert_uint_eq(FS_SEASON_BYTES, 928);
-    ck_assert_uint_eq(sizeof(fs_engine_t), 512);
+    ck_assert_uint_eq(sizeof(fs_engine_t), 552);
     ck_assert_uint_eq(fs_model_find("count_cusum_up")->state_size, FS_COUNT_CUSUM_STATE_BYTES);
     ck_assert_uint_eq(fs_model_find("count_cusum_down")->state_size, FS_COUNT_CUSUM_STATE_BYTES);
     ck_assert_uint_eq(FS_COUNT_CUSUM_STATE_BYTES, sizeof(fs_engine_t) + FS_SEASON_BYTES);
@@ -306,7 +306,7 @@ START_TEST(test_bytes)
     ck_assert_uint_eq(fs_model_find("ratio_cusum")->state_size +
                           fs_model_find("count_cusum_up")->state_size +
                           fs_model_find("count_cusum_down")->state_size,
-                      3392);
+                      3512);
 }
 END_TEST
 
@@ -375,9 +375,11 @@ static int64_t series_time(const series_t *sr)
     return MONDAY_MS + sr->bucket * MINUTE_MS;
 }
 
-static int series_feed(series_t *sr, double x)
+/* Feeds a bucket of x events and n attempts (for count_cusum_up, the
+ * traffic of its exposure; the volume model ignores n). */
+static int series_feed_n(series_t *sr, double n, double x)
 {
-    fs_model_obs_t obs = {.bucket_start_ms = series_time(sr), .n = 0, .x = x, .prior = NAN};
+    fs_model_obs_t obs = {.bucket_start_ms = series_time(sr), .n = n, .x = x, .prior = NAN};
 
     if (sr->plain)
         fs_engine_update(&sr->state.eng, NULL, &sr->spec, &sr->params, &obs, &sr->v);
@@ -385,6 +387,11 @@ static int series_feed(series_t *sr, double x)
         sr->model->update(&sr->state, &sr->params, &obs, &sr->v);
     sr->bucket++;
     return sr->v.firing;
+}
+
+static int series_feed(series_t *sr, double x)
+{
+    return series_feed_n(sr, 0, x);
 }
 
 /* Runs `days` of the cycle at `peak` per bucket through a model, plain or
@@ -435,6 +442,47 @@ START_TEST(test_error_cycle)
 
     ck_assert_int_ge(plain, 12);
     ck_assert_int_eq(seasonal, 0);
+}
+END_TEST
+
+/* The error cycle of test_error_cycle with the attempts that produce it
+ * (2000 per bucket by day, errors at 3%: 60), passed along as the pipeline
+ * does: the model sets the errors against the traffic (engine.h,
+ * exposure), with its profile (and once in use, its reference follows the
+ * profile) and without. Twelve days, the traffic doubling for ten minutes
+ * at noon on day 10, errors with it. Without a profile the reference lags
+ * the mornings as the baseline does, so the expected count follows the
+ * attempts: no alarm from the first day on, where the same errors without
+ * their attempts page most mornings. With the profile, none either; at
+ * 03:00 on day 11 the expected count is the night's 18 per bucket, at 15:00
+ * the day's 60, and in the surge twice the day's. */
+START_TEST(test_error_cycle_with_traffic)
+{
+    for (int plain = 0; plain <= 1; plain++) {
+        series_t sr;
+        sim_rng_t rng;
+        int alarms = 0, prev = 0;
+
+        sim_seed(&rng, 11);
+        series_open(&sr, "count_cusum_up", plain);
+        sr.spec.exposure = 1;
+        while (sr.bucket < 12 * 1440) {
+            int64_t day = sr.bucket / 1440, minute = sr.bucket % 1440;
+            int surge = day == 10 && minute >= 12 * 60 && minute < 12 * 60 + 10;
+            double truth = 2000.0 * (surge ? 2.0 : 1.0) * cycle(series_time(&sr));
+            double n = sim_poisson(&rng, truth);
+            int firing = series_feed_n(&sr, n, sim_poisson(&rng, 0.03 * n));
+
+            alarms += firing && !prev;
+            prev = firing;
+            if (!plain && day >= 10 &&
+                (minute == 3 * 60 || minute == 15 * 60 || minute == 12 * 60 + 9))
+                ck_assert_double_eq_tol(sr.v.expected, 0.03 * truth, 0.1 * 0.03 * truth);
+        }
+        ck_assert_msg(alarms == 0, "plain %d: %d alarms", plain, alarms);
+        if (!plain)
+            ck_assert_int_eq(sr.state.season.ready, 1);
+    }
 }
 END_TEST
 
@@ -567,6 +615,7 @@ static Suite *season_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_volume_cycle);
     tcase_add_test(tc, test_error_cycle);
+    tcase_add_test(tc, test_error_cycle_with_traffic);
     tcase_add_test(tc, test_expected_follows_cycle);
     tcase_add_test(tc, test_peak_drop);
     tcase_add_test(tc, test_ratio_needs_no_profile);

@@ -1,33 +1,69 @@
 /*
  * localize.c: the localizer (see localize.h).
+ *
+ * Each call splits the candidates' keys into `name=value` parts, interns the
+ * parts and dimension names in a hash table, and links every hierarchy slice
+ * to its ancestors and children among the candidates by index. The descent
+ * then only follows those links; whether a slice lies inside a named one, or
+ * above one, is a flag set when a slice is named.
  */
 #include "detector/localize.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PARTS 2
-#define HYSTERESIS 0.3
+#include "detector/hash.h"
+
+#define MAX_PARTS     2
+#define HYSTERESIS    0.3
 #define CONCENTRATION 2.0 /* excess share over traffic share that makes separate incidents */
 #define OVERLAP_SLACK 2.0
-
-typedef struct part {
-    const char *name, *value; /* raw, inside the key; compared escaped */
-    size_t name_len, value_len;
-} part_t;
+#define VAR_FACTOR    0.5 /* variance of a slowly decayed Poisson count over its plain variance */
+#define REST_Z        5.0 /* standard deviations that make what children leave an incident */
+#define CONC_Z        3.5 /* standard deviations that make children's excess concentrated */
+#define NONE          UINT32_MAX
 
 typedef struct node {
-    part_t parts[MAX_PARTS];
-    int n_parts; /* -1: not a hierarchy slice (malformed or too deep) */
-    int visited;
+    uint32_t part[MAX_PARTS]; /* interned "name=value" texts */
+    int n_parts;              /* -1: not a hierarchy slice (malformed or too deep) */
+    uint32_t anc[3];          /* ancestors among the candidates, NONE where absent */
+    uint32_t kids_from, n_kids;
+    unsigned char visited, named, covered, below; /* below: a named slice lies inside */
+    unsigned char explains; /* in loc->named: named, or a descent ended in it inside a named one */
+    unsigned char waits;    /* named as a held slice */
 } node_t;
+
+/* An interned text: a part ("country=BR") or a dimension name ("country"). */
+typedef struct text {
+    const char *p;
+    size_t len;
+    size_t slot;   /* where the hash table holds it */
+    uint32_t dim;  /* parts: the dimension name's text */
+    uint32_t node; /* parts: the one-part candidate made of it, or NONE */
+} text_t;
+
+/* A child of the slice being explained, for sorting by dimension and excess. */
+typedef struct kid {
+    uint32_t dim;
+    uint32_t node;
+    double excess;
+} kid_t;
 
 struct fs_localizer {
     size_t max;
     double min_excess;
     node_t *nodes;
-    size_t *order; /* scratch for child lists */
-    size_t *roots; /* scratch for the roots of a pass */
+    text_t *texts;
+    size_t n_texts;
+    uint32_t *slots; /* hash table of texts: index + 1, 0 when empty */
+    size_t mask;
+    uint32_t *links; /* children of every node, by node (kids_from, n_kids) */
+    kid_t *kids;     /* scratch stack for the children being compared */
+    kid_t *roots;    /* scratch for the roots of a pass */
+    uint32_t *named; /* the slices that explain others by overlap, in order */
+    size_t n_named;
+    uint32_t all; /* the all-traffic candidate, or NONE */
 };
 
 fs_localizer_t *fs_localizer_new(size_t max_candidates, double min_excess)
@@ -35,12 +71,23 @@ fs_localizer_t *fs_localizer_new(size_t max_candidates, double min_excess)
     fs_localizer_t *loc = calloc(1, sizeof *loc);
     if (!loc)
         return NULL;
+    size_t max = max_candidates ? max_candidates : 1;
+    size_t slots = 4;
+    /* Up to two parts and two dimension names per candidate, at most half full. */
+    while (slots < 8 * max)
+        slots *= 2;
     loc->max = max_candidates;
     loc->min_excess = min_excess;
-    loc->nodes = calloc(max_candidates ? max_candidates : 1, sizeof *loc->nodes);
-    loc->order = calloc(max_candidates ? max_candidates : 1, sizeof *loc->order);
-    loc->roots = calloc(max_candidates ? max_candidates : 1, sizeof *loc->roots);
-    if (!loc->nodes || !loc->order || !loc->roots) {
+    loc->mask = slots - 1;
+    loc->nodes = calloc(max, sizeof *loc->nodes);
+    loc->texts = calloc(4 * max, sizeof *loc->texts);
+    loc->slots = calloc(slots, sizeof *loc->slots);
+    loc->links = calloc(2 * max, sizeof *loc->links);
+    loc->kids = calloc(max, sizeof *loc->kids);
+    loc->roots = calloc(max, sizeof *loc->roots);
+    loc->named = calloc(max, sizeof *loc->named);
+    if (!loc->nodes || !loc->texts || !loc->slots || !loc->links || !loc->kids || !loc->roots ||
+        !loc->named) {
         fs_localizer_free(loc);
         return NULL;
     }
@@ -52,264 +99,539 @@ void fs_localizer_free(fs_localizer_t *loc)
     if (!loc)
         return;
     free(loc->nodes);
-    free(loc->order);
+    free(loc->texts);
+    free(loc->slots);
+    free(loc->links);
+    free(loc->kids);
     free(loc->roots);
+    free(loc->named);
     free(loc);
 }
 
-/* Splits a canonical key into its parts without unescaping (keys are
- * canonical, so equal values have equal escaped text). */
-static void parse(const char *key, node_t *n)
+/* The id of a text, added if new. Keys are canonical, so equal parts have
+ * equal escaped text and are compared as they stand. */
+static uint32_t intern(fs_localizer_t *loc, const char *p, size_t len)
 {
-    n->n_parts = 0;
-    n->visited = 0;
-    const char *p = key;
-    while (*p) {
-        if (n->n_parts == MAX_PARTS) {
-            n->n_parts = -1;
-            return;
-        }
-        part_t *part = &n->parts[n->n_parts++];
-        const char *eq = strchr(p, '=');
-        if (!eq) {
-            n->n_parts = -1;
-            return;
-        }
-        part->name = p;
-        part->name_len = (size_t)(eq - p);
-        part->value = eq + 1;
-        const char *q = eq + 1;
+    size_t i = (size_t)fs_hash_bytes(p, len) & loc->mask;
+    for (; loc->slots[i]; i = (i + 1) & loc->mask) {
+        const text_t *t = &loc->texts[loc->slots[i] - 1];
+        if (t->len == len && memcmp(t->p, p, len) == 0)
+            return loc->slots[i] - 1;
+    }
+    uint32_t id = (uint32_t)loc->n_texts++;
+    loc->texts[id] = (text_t){p, len, i, NONE, NONE};
+    loc->slots[i] = id + 1;
+    return id;
+}
+
+/* Splits a canonical key into interned parts (n_parts -1 if it is not a
+ * hierarchy slice). */
+static void parse(fs_localizer_t *loc, const char *key, node_t *n)
+{
+    memset(n, 0, sizeof *n);
+    n->anc[0] = n->anc[1] = n->anc[2] = NONE;
+    for (const char *p = key; *p;) {
+        const char *q = p, *eq = NULL;
         while (*q && *q != ',') {
+            if (*q == '=' && !eq)
+                eq = q;
             if (*q == '\\' && q[1])
                 q++;
             q++;
         }
-        part->value_len = (size_t)(q - part->value);
+        if (n->n_parts == MAX_PARTS || !eq) {
+            n->n_parts = -1;
+            return;
+        }
+        uint32_t id = intern(loc, p, (size_t)(q - p));
+        if (loc->texts[id].dim == NONE)
+            loc->texts[id].dim = intern(loc, p, (size_t)(eq - p));
+        n->part[n->n_parts++] = id;
         p = *q == ',' ? q + 1 : q;
     }
 }
 
-static int same_part(const part_t *a, const part_t *b)
-{
-    return a->name_len == b->name_len && a->value_len == b->value_len &&
-           memcmp(a->name, b->name, a->name_len) == 0 &&
-           memcmp(a->value, b->value, a->value_len) == 0;
-}
-
-static int has_part(const node_t *n, const part_t *p)
+static int has_part(const node_t *n, uint32_t part)
 {
     for (int i = 0; i < n->n_parts; i++)
-        if (same_part(&n->parts[i], p))
+        if (n->part[i] == part)
             return 1;
     return 0;
 }
 
-/* Whether child is parent plus one part; *extra gets that part's index. */
-static int is_child(const node_t *parent, const node_t *child, int *extra)
+/* The parents of a slice (one part less) among the candidates, NONE where
+ * absent: all traffic for a one-part slice, the one-part slices of a pair. */
+static void parents(const node_t *x, uint32_t parent[2])
 {
-    if (parent->n_parts < 0 || child->n_parts != parent->n_parts + 1)
+    parent[0] = x->n_parts == 1 ? x->anc[0] : x->n_parts == 2 ? x->anc[1] : NONE;
+    parent[1] = x->n_parts == 2 ? x->anc[2] : NONE;
+}
+
+/* Links each hierarchy slice to its ancestors and children among the
+ * candidates. */
+static void link(fs_localizer_t *loc, size_t n)
+{
+    node_t *nodes = loc->nodes;
+    loc->all = NONE;
+    for (uint32_t i = 0; i < n; i++) {
+        if (nodes[i].n_parts == 0 && loc->all == NONE)
+            loc->all = i;
+        else if (nodes[i].n_parts == 1 && loc->texts[nodes[i].part[0]].node == NONE)
+            loc->texts[nodes[i].part[0]].node = i;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        node_t *x = &nodes[i];
+        if (x->n_parts <= 0)
+            continue;
+        if (loc->all != i)
+            x->anc[0] = loc->all;
+        for (int k = 0; k < 2 && x->n_parts == 2; k++)
+            x->anc[1 + k] = loc->texts[x->part[k]].node;
+    }
+    /* Children, grouped by parent: count, place, fill. */
+    uint32_t parent[2];
+    for (uint32_t i = 0; i < n; i++) {
+        parents(&nodes[i], parent);
+        for (int k = 0; k < 2; k++)
+            if (parent[k] != NONE)
+                nodes[parent[k]].n_kids++;
+    }
+    uint32_t from = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        nodes[i].kids_from = from;
+        from += nodes[i].n_kids;
+        nodes[i].n_kids = 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        parents(&nodes[i], parent);
+        for (int k = 0; k < 2; k++)
+            if (parent[k] != NONE) {
+                node_t *p = &nodes[parent[k]];
+                loc->links[p->kids_from + p->n_kids++] = i;
+            }
+    }
+}
+
+/* The part a child adds to its parent. */
+static uint32_t extra_part(const node_t *parent, const node_t *kid)
+{
+    for (int i = 0; i < kid->n_parts; i++)
+        if (!has_part(parent, kid->part[i]))
+            return kid->part[i];
+    return NONE;
+}
+
+/* Covers slice i, as waiting (held 3) if a held slice covers it. */
+static void cover(fs_localizer_t *loc, fs_loc_candidate_t *c, uint32_t i, uint32_t by, int waiting)
+{
+    if (!loc->nodes[i].covered && i != by)
+        c[i].by = by;
+    loc->nodes[i].covered = 1;
+    if (waiting && !c[i].held && !c[i].report)
+        c[i].held = 3;
+}
+
+/* Names slice x: it and everything inside it are covered, the slices it
+ * lies inside have a named slice below. waiting: x is held, not reported;
+ * what it covers is marked as waiting with it (held 3). */
+static void name(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, uint32_t x, int waiting)
+{
+    node_t *nodes = loc->nodes;
+    nodes[x].named = 1;
+    nodes[x].waits = (unsigned char)waiting;
+    if (!nodes[x].explains) {
+        nodes[x].explains = 1;
+        loc->named[loc->n_named++] = x;
+    }
+    cover(loc, c, x, x, waiting);
+    if (nodes[x].n_parts == 0) {
+        for (uint32_t i = 0; i < n; i++)
+            cover(loc, c, i, x, waiting);
+    } else {
+        for (uint32_t k = 0; k < nodes[x].n_kids; k++)
+            cover(loc, c, loc->links[nodes[x].kids_from + k], x, waiting);
+    }
+    for (int k = 0; k < 3; k++) {
+        uint32_t a = nodes[x].anc[k];
+        if (a != NONE) {
+            nodes[a].below = 1;
+            if (c[a].by < 0)
+                c[a].by = x;
+        }
+    }
+}
+
+/* x was explained by its child kid: by what explains the child. */
+static void inherit(fs_loc_candidate_t *c, uint32_t x, uint32_t kid)
+{
+    if (c[x].by < 0 && !c[x].report)
+        c[x].by = c[kid].report || c[kid].held == 2 ? (long)kid : c[kid].by;
+}
+
+/* The standard deviation of a decayed count whose plain count would have
+ * this Poisson variance: with a half-life of many buckets, the variance of
+ * sum(w^i x_i) is about half its mean (sum w^2i / sum w^i = 1 / (1 + w)). */
+static double noise(double variance)
+{
+    return sqrt(VAR_FACTOR * (variance > 1 ? variance : 1));
+}
+
+/* Whether what children leave of x (rest excess, rest expected count) is an
+ * incident of its own: at least the paging minimum, and significant. */
+static int rest_is_incident(const fs_localizer_t *loc, const fs_loc_candidate_t *x, double rest,
+                            double rest_expected)
+{
+    return x->expected > 0 && rest >= loc->min_excess && rest >= REST_Z * noise(rest_expected);
+}
+
+typedef enum verdict {
+    NOT_EXPLAINED, /* the children carry too little of x's excess */
+    EXPLAINED,     /* the children explain x */
+    SPREAD,        /* x's excess reaches beyond the firing children of the dimension */
+} verdict_t;
+
+/* Sums over the firing children of one dimension. */
+typedef struct group {
+    double sum, expected, traffic;
+    int open;
+} group_t;
+
+/*
+ * By how many standard deviations what the children (sums in g) leave of x
+ * is quieter than if their excess were spread over x. A problem across x
+ * may add failures in proportion to traffic (an outage) or multiply the
+ * failure ratio (excess in proportion to the expected count, slices with
+ * more failures as usual getting more); the smaller of the two figures is
+ * taken. Poisson variances of both counts, the children's scaled; 0 when it
+ * cannot be told.
+ */
+static double quieter_than_spread(const fs_loc_candidate_t *x, const group_t *g)
+{
+    double rest = x->excess - g->sum;
+    double rest_expected = x->expected > g->expected ? x->expected - g->expected : 0;
+    double rest_traffic = x->traffic - g->traffic;
+    if (x->expected <= 0 || g->traffic <= 0 || rest_traffic <= 0 || g->expected <= 0)
         return 0;
-    for (int i = 0; i < parent->n_parts; i++)
-        if (!has_part(child, &parent->parts[i]))
+    double z = INFINITY;
+    for (int k = 0; k < 2; k++) {
+        double ratio = k == 0 ? rest_traffic / g->traffic : rest_expected / g->expected;
+        double sd =
+            noise(rest_expected + (rest > 0 ? rest : 0) + ratio * ratio * (g->expected + g->sum));
+        double zk = (g->sum * ratio - rest) / sd;
+        if (zk < z)
+            z = zk;
+    }
+    return z;
+}
+
+/*
+ * Whether child kid, one of the children (sums in g) that explain x, stands
+ * out from the rest of x: more than limit times the excess it would have if
+ * it failed like the rest (in proportion to traffic or to expected
+ * failures, whichever gives more). That its excess is real its own test has
+ * said.
+ */
+static int stands_out(const fs_loc_candidate_t *x, const group_t *g, const fs_loc_candidate_t *kid,
+                      double limit)
+{
+    double rest = x->excess - g->sum;
+    double rest_expected = x->expected - g->expected, rest_traffic = x->traffic - g->traffic;
+    if (x->expected <= 0 || rest <= 0)
+        return 1;
+    double like_rest = rest_traffic > 0 ? kid->traffic * rest / rest_traffic : 0;
+    if (rest_expected > 0 && kid->expected * rest / rest_expected > like_rest)
+        like_rest = kid->expected * rest / rest_expected;
+    return kid->excess > limit * like_rest;
+}
+
+/*
+ * Whether the firing children of one dimension (sums in g) explain x (see
+ * localize.h): what they leave of x is not an incident of its own, and they
+ * carry share of x's excess, or share less the hysteresis when one of them
+ * has an open alert or when what they leave of x is clearly quieter than if
+ * their excess were spread over x.
+ */
+static verdict_t judge(const fs_localizer_t *loc, const fs_loc_candidate_t *x, const group_t *g,
+                       double share)
+{
+    double rest = x->excess - g->sum;
+    double rest_expected = x->expected > g->expected ? x->expected - g->expected : 0;
+    if (rest_is_incident(loc, x, rest, rest_expected))
+        return SPREAD;
+    double need = share;
+    if (g->open || quieter_than_spread(x, g) >= CONC_Z)
+        need = share - HYSTERESIS;
+    return g->sum >= need * x->excess ? EXPLAINED : NOT_EXPLAINED;
+}
+
+/*
+ * Whether the k children kids (sums in g), which explain x together, are
+ * separate incidents rather than one problem across x: their share of x's
+ * excess is more than twice their share of its traffic (and of its
+ * expected failures; a country-wide outage hits each platform in
+ * proportion), or the rest of x is clearly quieter than a problem across x
+ * would leave it (bursts in the two largest countries, which carry half
+ * the traffic); and each of them stands out from the rest of x (a pair
+ * that fails like the rest, crossing its threshold after a spread, is part
+ * of a problem across x).
+ */
+static int separate(const fs_loc_candidate_t *c, uint32_t x, const kid_t *kids, size_t k,
+                    const group_t *g)
+{
+    const fs_loc_candidate_t *px = &c[x];
+    double excess_part = px->excess > 0 ? g->sum / px->excess : 1;
+    double traffic_part = px->traffic > 0 ? g->traffic / px->traffic : 1;
+    if (px->expected > 0 && g->expected / px->expected > traffic_part)
+        traffic_part = g->expected / px->expected;
+    double limit = px->open ? CONCENTRATION + 1 : CONCENTRATION;
+    if (excess_part <= limit * traffic_part && quieter_than_spread(px, g) < REST_Z)
+        return 0;
+    for (size_t i = 0; i < k; i++)
+        if (!stands_out(px, g, &c[kids[i].node], limit))
             return 0;
-    for (int i = 0; i < child->n_parts; i++)
-        if (!has_part(parent, &child->parts[i]))
-            *extra = i;
     return 1;
 }
 
-static int is_ancestor(const node_t *a, const node_t *d)
+/* Takes back the names of the slices inside x: x names the incident now. */
+static void unname_inside(fs_localizer_t *loc, fs_loc_candidate_t *c, uint32_t x)
 {
-    if (a->n_parts < 0 || d->n_parts < 0 || a->n_parts >= d->n_parts)
-        return 0;
-    for (int i = 0; i < a->n_parts; i++)
-        if (!has_part(d, &a->parts[i]))
-            return 0;
-    return 1;
+    for (size_t k = 0; k < loc->n_named; k++) {
+        const node_t *r = &loc->nodes[loc->named[k]];
+        if (loc->nodes[x].n_parts == 0 || r->anc[1] == x || r->anc[2] == x)
+            c[loc->named[k]].report = 0;
+    }
 }
 
-static int inside_reported(const fs_localizer_t *loc, const fs_loc_candidate_t *c, size_t n,
-                           size_t x);
+static int by_dim_then_excess(const void *a, const void *b)
+{
+    const kid_t *u = a, *v = b;
+    if (u->dim != v->dim)
+        return u->dim < v->dim ? -1 : 1;
+    if (u->excess != v->excess)
+        return u->excess > v->excess ? -1 : 1;
+    return u->node < v->node ? -1 : u->node > v->node;
+}
 
-static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, size_t x, double share)
+static int by_excess(const void *a, const void *b)
+{
+    const kid_t *u = a, *v = b;
+    if (u->excess != v->excess)
+        return u->excess > v->excess ? -1 : 1;
+    return u->node < v->node ? -1 : u->node > v->node;
+}
+
+/*
+ * When nothing explains x yet and its excess is not known to reach beyond
+ * its children: the child (pending, below the paging minimum, or firing
+ * but not yet decisive) that may explain it once it fires or the evidence
+ * grows, or NONE. Without expected counts only a child carrying share of
+ * x's excess waits.
+ */
+static uint32_t waiting_child(const fs_localizer_t *loc, const fs_loc_candidate_t *c, uint32_t x,
+                              double share)
+{
+    const node_t *nx = &loc->nodes[x];
+    const fs_loc_candidate_t *px = &c[x];
+    double need = (px->expected > 0 ? share - HYSTERESIS : share) * px->excess;
+    uint32_t best = NONE;
+    for (uint32_t k = 0; k < nx->n_kids; k++) {
+        uint32_t i = loc->links[nx->kids_from + k];
+        double rest_expected = px->expected > c[i].expected ? px->expected - c[i].expected : 0;
+        if ((best == NONE || c[i].excess > c[best].excess) && c[i].excess >= need &&
+            !rest_is_incident(loc, px, px->excess - c[i].excess, rest_expected))
+            best = i;
+    }
+    return best;
+}
+
+/*
+ * Explains slice x: names it, or descends into the children that explain
+ * it. above: x lies above a named slice; then x is only named if its excess
+ * reaches beyond its firing children (the incident spreads beyond what is
+ * named below it).
+ */
+static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, uint32_t x, double share,
+                  size_t top, int above)
 {
     node_t *nodes = loc->nodes;
     if (nodes[x].visited)
         return;
     nodes[x].visited = 1;
-    /* Part of a slice already named: that alert covers it. */
-    if (inside_reported(loc, c, n, x))
+    /* Part of a slice already named: that alert covers it. The descent
+     * that led here explains its start by x, and so do the slices
+     * overlapping x (country=BR x cdn=akamai when country=BR's excess lies
+     * in its android part, inside a named platform=android): x's excess, not
+     * the named slice's spread evenly, is what falls into them. */
+    if (nodes[x].covered) {
+        if (!nodes[x].explains) {
+            nodes[x].explains = 1;
+            loc->named[loc->n_named++] = x;
+        }
         return;
+    }
 
-    /* The firing children of x, grouped by the dimension they add; for each
-     * dimension the fewest children (largest excess first) reaching share. */
-    size_t best_first = 0, best_k = 0, n_kids = 0;
-    double best_sum = 0, best_conc = 0;
-    size_t *kids = loc->order;
-    for (size_t i = 0; i < n; i++) {
-        int extra = 0;
-        /* A child with less excess than the paging minimum names nothing. */
-        if (i != x && c[i].excess >= loc->min_excess && is_child(&nodes[x], &nodes[i], &extra))
-            kids[n_kids++] = i;
+    /* The firing children of x, grouped by the dimension they add, largest
+     * excess first. A child with less excess than the paging minimum names
+     * nothing. */
+    kid_t *kids = loc->kids + top;
+    size_t n_kids = 0;
+    for (uint32_t k = 0; k < nodes[x].n_kids; k++) {
+        uint32_t i = loc->links[nodes[x].kids_from + k];
+        if (c[i].pending || c[i].excess < loc->min_excess)
+            continue;
+        kids[n_kids++] = (kid_t){loc->texts[extra_part(&nodes[x], &nodes[i])].dim, i, c[i].excess};
     }
-    /* Sort children by (dimension name, excess desc): insertion sort, K small. */
-    for (size_t i = 1; i < n_kids; i++) {
-        size_t v = kids[i], j = i;
-        while (j > 0) {
-            size_t u = kids[j - 1];
-            int ev = 0, eu = 0;
-            is_child(&nodes[x], &nodes[v], &ev);
-            is_child(&nodes[x], &nodes[u], &eu);
-            const part_t *pv = &nodes[v].parts[ev], *pu = &nodes[u].parts[eu];
-            size_t l = pv->name_len < pu->name_len ? pv->name_len : pu->name_len;
-            int cmp = memcmp(pv->name, pu->name, l);
-            if (cmp == 0)
-                cmp = (pv->name_len > pu->name_len) - (pv->name_len < pu->name_len);
-            if (cmp > 0 || (cmp == 0 && c[v].excess <= c[u].excess))
-                break;
-            kids[j] = u;
-            j--;
+    qsort(kids, n_kids, sizeof *kids, by_dim_then_excess);
+
+    /* For each dimension, whether its firing children together explain x;
+     * among the dimensions that do, one whose children are named rather
+     * than x, and the one whose children concentrate the excess most (the
+     * most specific explanation: for a burst in BR x android, country=BR
+     * rather than platform=android below all traffic; for two bursts in two
+     * countries, the two countries rather than their two platforms). */
+    size_t best_first = 0, best_k = 0;
+    double best_conc = 0;
+    int spread = 0, best_separate = 0;
+    for (size_t g = 0, end; g < n_kids; g = end) {
+        group_t sums = {0, 0, 0, 0};
+        for (end = g; end < n_kids && kids[end].dim == kids[g].dim; end++) {
+            const fs_loc_candidate_t *kid = &c[kids[end].node];
+            sums.sum += kid->excess;
+            sums.expected += kid->expected;
+            sums.traffic += kid->traffic;
+            sums.open |= kid->open;
         }
-        kids[j] = v;
-    }
-    for (size_t g = 0; g < n_kids;) {
-        int eg = 0;
-        is_child(&nodes[x], &nodes[kids[g]], &eg);
-        const part_t *dim = &nodes[kids[g]].parts[eg];
-        size_t end = g;
-        double sum = 0;
-        size_t k = 0;
-        int reached = 0;
-        for (; end < n_kids; end++) {
-            int e = 0;
-            is_child(&nodes[x], &nodes[kids[end]], &e);
-            const part_t *d = &nodes[kids[end]].parts[e];
-            if (d->name_len != dim->name_len || memcmp(d->name, dim->name, dim->name_len) != 0)
-                break;
-            if (!reached) {
-                const fs_loc_candidate_t *kid = &c[kids[end]];
-                double need = (kid->open ? share - HYSTERESIS : share) * c[x].excess;
-                sum += kid->excess;
-                k++;
-                reached = sum >= need;
-            }
-        }
-        /* Fewest children first; among as few, the dimension that
-         * concentrates the excess most (the most specific explanation). */
-        double t = 0;
-        for (size_t i = g; i < g + k; i++)
-            t += c[kids[i]].traffic;
-        double conc = t > 0 ? sum / t : 0;
-        if (reached && (best_k == 0 || k < best_k || (k == best_k && conc > best_conc))) {
+        verdict_t v = judge(loc, &c[x], &sums, share);
+        spread |= v == SPREAD;
+        if (v != EXPLAINED)
+            continue;
+        /* Prefer an explanation that names the children (one, or
+         * separate incidents) to one that names x. */
+        double conc = sums.traffic > 0 ? sums.sum / sums.traffic : 0;
+        int sep = end - g == 1 || separate(c, x, kids + g, end - g, &sums);
+        if (best_k == 0 || sep > best_separate || (sep == best_separate && conc > best_conc)) {
             best_first = g;
-            best_k = k;
-            best_sum = sum;
+            best_k = end - g;
             best_conc = conc;
+            best_separate = sep;
         }
-        g = end;
     }
     if (best_k == 0) {
-        c[x].report = 1;
+        if (above && !spread)
+            return;
+        if (above)
+            unname_inside(loc, c, x);
+        uint32_t w = c[x].open || spread ? NONE : waiting_child(loc, c, x, share);
+        if (w != NONE) {
+            /* A narrower slice may hold the incident but has not fired or
+             * not shown it clearly yet: x waits, and covers its part of the
+             * traffic meanwhile. */
+            c[x].held = 1;
+            c[w].held = 2;
+        } else {
+            c[x].report = 1;
+        }
+        name(loc, c, n, x, w != NONE);
         return;
     }
     if (best_k == 1) {
-        visit(loc, c, n, kids[best_first], share);
+        visit(loc, c, n, kids[best_first].node, share, top + n_kids, 0);
+        inherit(c, x, kids[best_first].node);
         return;
     }
-    /* Several children explain x: one problem across x if their excess is
-     * spread over x's traffic about as their traffic is (a country-wide
-     * outage hits each platform in proportion), several if the excess is
-     * concentrated in a small part of x's traffic. */
-    double traffic = 0;
-    for (size_t i = 0; i < best_k; i++)
-        traffic += c[kids[best_first + i]].traffic;
-    double excess_part = c[x].excess > 0 ? best_sum / c[x].excess : 1;
-    double traffic_part = c[x].traffic > 0 ? traffic / c[x].traffic : 1;
-    double limit = c[x].open ? CONCENTRATION + 1 : CONCENTRATION;
-    if (excess_part <= limit * traffic_part) {
+    if (!best_separate) {
+        /* One problem across x. */
+        if (above)
+            unname_inside(loc, c, x);
         c[x].report = 1;
+        name(loc, c, n, x, 0);
         return;
     }
-    /* Copy the chosen children out of the scratch, which recursion reuses. */
-    size_t chosen[64];
-    size_t m = best_k < 64 ? best_k : 64;
-    memcpy(chosen, &kids[best_first], m * sizeof *chosen);
-    for (size_t i = 0; i < m; i++)
-        visit(loc, c, n, chosen[i], share);
+    /* The chosen children stay in this frame's part of the scratch; the
+     * visits below use the part above it. */
+    for (size_t i = 0; i < best_k; i++)
+        visit(loc, c, n, kids[best_first + i].node, share, top + n_kids, 0);
+    inherit(c, x, kids[best_first].node);
 }
 
-/* Whether slice x lies inside a reported slice (is it or its descendant). */
-static int inside_reported(const fs_localizer_t *loc, const fs_loc_candidate_t *c, size_t n,
-                           size_t x)
+/* Whether a part has the value the decoder gives a missing dimension
+ * ("unknown", decode.h): such events come from every value of the
+ * dimension, so the slice shares traffic with each of them. */
+static int unknown(const fs_localizer_t *loc, uint32_t part)
 {
-    for (size_t r = 0; r < n; r++)
-        if (c[r].report && (r == x || is_ancestor(&loc->nodes[r], &loc->nodes[x])))
-            return 1;
-    return 0;
-}
-
-/* Whether slice i contains or is contained in a reported slice. */
-static int related_to_reported(const fs_localizer_t *loc, const fs_loc_candidate_t *c, size_t n,
-                               size_t i)
-{
-    for (size_t r = 0; r < n; r++)
-        if (c[r].report && (r == i || is_ancestor(&loc->nodes[r], &loc->nodes[i]) ||
-                            is_ancestor(&loc->nodes[i], &loc->nodes[r])))
-            return 1;
-    return 0;
-}
-
-/* Whether two slices can share traffic: no dimension with two values. */
-static int overlaps(const node_t *a, const node_t *b)
-{
-    for (int i = 0; i < a->n_parts; i++)
-        for (int j = 0; j < b->n_parts; j++)
-            if (a->parts[i].name_len == b->parts[j].name_len &&
-                memcmp(a->parts[i].name, b->parts[j].name, a->parts[i].name_len) == 0 &&
-                !same_part(&a->parts[i], &b->parts[j]))
-                return 0;
-    return 1;
+    static const char value[] = "unknown";
+    const text_t *t = &loc->texts[part];
+    size_t name = loc->texts[t->dim].len;
+    return t->len == name + 1 + sizeof value - 1 &&
+           memcmp(t->p + name + 1, value, sizeof value - 1) == 0;
 }
 
 /*
- * How much of reported slice r's excess falls into slice y: r's excess times
- * y's share of the traffic of the slice made of the parts both have.
+ * How much of the named slices' excess falls into slice y: each named
+ * slice r that can share traffic with y (no dimension with two values)
+ * contributes its excess times y's share of the traffic of the slice made of
+ * the parts both have.
  */
-static double overlap_excess(const fs_localizer_t *loc, const fs_loc_candidate_t *c, size_t y,
-                             size_t r, fs_loc_traffic_cb traffic, void *opaque)
+static double overlap_excess(const fs_localizer_t *loc, const fs_loc_candidate_t *c, uint32_t y,
+                             fs_loc_traffic_cb traffic, void *opaque, int *waiting,
+                             uint32_t *largest)
 {
-    const node_t *ny = &loc->nodes[y], *nr = &loc->nodes[r];
-    char key[1024];
-    size_t len = 0;
-    for (int i = 0; i < ny->n_parts; i++) {
-        if (!has_part(nr, &ny->parts[i]))
+    const node_t *ny = &loc->nodes[y];
+    double by_common[1 << MAX_PARTS] = {0};
+    for (size_t k = 0; k < loc->n_named; k++) {
+        uint32_t r = loc->named[k];
+        const node_t *nr = &loc->nodes[r];
+        if (r == y || nr->n_parts < 0)
             continue;
-        const part_t *pt = &ny->parts[i];
-        size_t need = pt->name_len + 1 + pt->value_len + (len ? 1 : 0);
-        if (len + need >= sizeof key)
-            return 0;
-        if (len)
-            key[len++] = ',';
-        memcpy(key + len, pt->name, pt->name_len + 1 + pt->value_len);
-        len += pt->name_len + 1 + pt->value_len;
+        unsigned common = 0;
+        int clash = 0;
+        for (int i = 0; i < ny->n_parts && !clash; i++)
+            for (int j = 0; j < nr->n_parts; j++) {
+                if (nr->part[j] == ny->part[i])
+                    common |= 1u << i;
+                else if (loc->texts[nr->part[j]].dim == loc->texts[ny->part[i]].dim &&
+                         !unknown(loc, nr->part[j]) && !unknown(loc, ny->part[i]))
+                    clash = 1;
+            }
+        if (!clash) {
+            by_common[common] += c[r].excess;
+            *waiting |= nr->waits;
+            if (*largest == NONE || c[r].excess > c[*largest].excess)
+                *largest = r;
+        }
     }
-    key[len] = '\0';
-    double common = traffic(opaque, key, len);
-    if (common <= 0)
-        return 0;
-    double part = c[y].traffic / common;
-    return c[r].excess * (part < 1 ? part : 1);
+    double sum = 0;
+    for (unsigned common = 0; common < (1u << MAX_PARTS); common++) {
+        if (by_common[common] <= 0)
+            continue;
+        /* The common slice's key: all traffic, one part of y's key, or y. */
+        const char *key = "";
+        size_t len = 0;
+        if (common == 3) {
+            key = c[y].key;
+            len = strlen(key);
+        } else if (common) {
+            const text_t *t = &loc->texts[ny->part[common == 1 ? 0 : 1]];
+            key = t->p;
+            len = t->len;
+        }
+        double total = traffic(opaque, key, len);
+        if (total <= 0)
+            continue;
+        double part = c[y].traffic / total;
+        sum += by_common[common] * (part < 1 ? part : 1);
+    }
+    return sum;
 }
 
-/* Whether the reported slices that overlap y account for most of its excess. */
-static int explained_by_overlap(const fs_localizer_t *loc, const fs_loc_candidate_t *c, size_t n,
-                                size_t y, double share, fs_loc_traffic_cb traffic, void *opaque)
+/* Whether the named slices that overlap y account for most of its excess;
+ * *waiting set if a held slice is among them. */
+static int explained_by_overlap(const fs_localizer_t *loc, const fs_loc_candidate_t *c, uint32_t y,
+                                double share, fs_loc_traffic_cb traffic, void *opaque, int *waiting,
+                                uint32_t *largest)
 {
-    double sum = 0;
-    for (size_t r = 0; r < n; r++)
-        if (c[r].report && r != y && overlaps(&loc->nodes[y], &loc->nodes[r]))
-            sum += overlap_excess(loc, c, y, r, traffic, opaque);
-    /* What the reported slices do not explain must be clearly more than the
+    double sum = overlap_excess(loc, c, y, traffic, opaque, waiting, largest);
+    /* What the named slices do not explain must be clearly more than the
      * share left over (and than the paging minimum): the estimate assumes
      * independent dimensions, the recent excess of a small slice is noisy,
      * and a second page for one incident costs more than a late one for a
@@ -327,61 +649,73 @@ void fs_localize(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, double sh
                  fs_loc_traffic_cb traffic, void *opaque)
 {
     if (n > loc->max) {
-        for (size_t i = 0; i < n; i++)
-            c[i].report = 1;
+        for (size_t i = 0; i < n; i++) {
+            c[i].report = !c[i].pending;
+            c[i].held = 0;
+            c[i].by = -1;
+        }
         return;
     }
+    /* Empty the hash table slot by slot: a call touches only what it uses. */
+    for (size_t t = 0; t < loc->n_texts; t++)
+        loc->slots[loc->texts[t].slot] = 0;
+    loc->n_texts = 0;
+    loc->n_named = 0;
+    node_t *nodes = loc->nodes;
     for (size_t i = 0; i < n; i++) {
-        parse(c[i].key, &loc->nodes[i]);
+        parse(loc, c[i].key, &nodes[i]);
         c[i].report = 0;
+        c[i].held = 0;
+        c[i].by = -1;
     }
+    link(loc, n);
     for (size_t i = 0; i < n; i++)
-        if (loc->nodes[i].n_parts < 0)
+        if (nodes[i].n_parts < 0 && !c[i].pending)
             c[i].report = 1;
     /* Descents start, largest excess first, at firing slices that have no
-     * firing ancestor left to explain them; a slice already explained by a
-     * reported one (it contains it, is contained in it, or overlaps it with
-     * most of its excess) starts none. A smaller incident next to a big one
-     * is not reached from all traffic, which the big one explains: it
-     * starts a descent of its own here. */
-    /* Each pass finds the roots left (O(K^2)) and takes them largest excess
-     * first; a pass can expose new roots below the ones it explained, so
-     * passes repeat, at most once per level of the hierarchy and a few more. */
-    size_t *roots = loc->roots;
+     * firing ancestor left to explain them. A slice inside a named one
+     * starts none; one above a named one is only checked for an excess
+     * beyond its firing children (the incident spreading); one overlapping
+     * named ones starts none if they explain most of its excess. A smaller
+     * incident next to a big one is not reached from all traffic, which the
+     * big one explains: it starts a descent of its own here. Each pass finds
+     * the roots left (O(K)) and takes them largest excess first; a pass can
+     * expose new roots below the ones it explained, so passes repeat, at
+     * most once per level of the hierarchy and a few more. */
+    kid_t *roots = loc->roots;
     for (int found = 1; found;) {
         found = 0;
         size_t n_roots = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (loc->nodes[i].visited || loc->nodes[i].n_parts < 0 ||
-                related_to_reported(loc, c, n, i))
+        for (uint32_t i = 0; i < n; i++) {
+            const node_t *x = &nodes[i];
+            if (c[i].pending || x->visited || x->n_parts < 0 || x->covered)
                 continue;
             int root = 1;
-            for (size_t j = 0; j < n && root; j++)
-                if (j != i && !loc->nodes[j].visited && loc->nodes[j].n_parts >= 0 &&
-                    is_ancestor(&loc->nodes[j], &loc->nodes[i]) &&
-                    !related_to_reported(loc, c, n, j))
+            for (int k = 0; k < 3 && root; k++) {
+                uint32_t a = x->anc[k];
+                if (a != NONE && !nodes[a].visited && !c[a].pending && !nodes[a].covered)
                     root = 0;
-            if (root)
-                roots[n_roots++] = i;
-        }
-        /* Largest excess first: insertion sort, the roots are few. */
-        for (size_t a = 1; a < n_roots; a++) {
-            size_t v = roots[a], b = a;
-            while (b > 0 && c[roots[b - 1]].excess < c[v].excess) {
-                roots[b] = roots[b - 1];
-                b--;
             }
-            roots[b] = v;
+            if (root)
+                roots[n_roots++] = (kid_t){0, i, c[i].excess};
         }
+        qsort(roots, n_roots, sizeof *roots, by_excess);
         for (size_t r = 0; r < n_roots; r++) {
-            size_t i = roots[r];
-            if (loc->nodes[i].visited || related_to_reported(loc, c, n, i))
+            uint32_t i = roots[r].node;
+            int waiting = 0;
+            uint32_t largest = NONE;
+            if (nodes[i].visited || nodes[i].covered)
                 continue;
             found = 1;
-            if (explained_by_overlap(loc, c, n, i, share, traffic, opaque))
-                loc->nodes[i].visited = 1;
-            else
-                visit(loc, c, n, i, share);
+            if (nodes[i].below)
+                visit(loc, c, n, i, share, 0, 1);
+            else if (explained_by_overlap(loc, c, i, share, traffic, opaque, &waiting, &largest)) {
+                nodes[i].visited = 1;
+                c[i].by = nodes[largest].named ? (long)largest : c[largest].by;
+                if (waiting && !c[i].held)
+                    c[i].held = 3;
+            } else
+                visit(loc, c, n, i, share, 0, 0);
         }
     }
 }

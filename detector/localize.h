@@ -4,20 +4,51 @@
  * A burst in country=BR, platform=android also moves country=BR,
  * platform=android and all traffic. Given the slices whose models fire, the
  * localizer picks the smallest set of most specific slices that explain the
- * excess, and the rest are not alerted:
+ * excess, and the rest are not alerted. Each candidate brings its recent
+ * (decayed) excess, expected count and traffic.
  *
  *   Start from each firing slice that has no firing ancestor. At a slice X,
- *   look at its firing children one dimension at a time (country=BR's
- *   children by platform: BR x android, BR x ios, ...), take the fewest
- *   children of one dimension whose excess adds up to `share` of X's excess,
- *   over the dimension needing fewest. If none explains it, X is reported.
- *   If one child does, descend into it. If several do: when their share of
- *   X's excess is at most twice their share of X's traffic, the excess is
- *   spread over X and X is reported (a country-wide outage is one alert on
- *   the country, not one per platform); when it is concentrated, they are
- *   separate incidents and each is descended into (two unrelated bursts are
- *   two alerts, not one on all traffic). Children with less excess than the
- *   paging minimum are not considered.
+ *   take its firing children one dimension at a time (country=BR's children
+ *   by platform: BR x android, BR x ios, ...; children with less excess than
+ *   the paging minimum do not count). They explain X when
+ *     - what they leave of X (the rest R: X's excess and expected count
+ *       less theirs) is not an incident of its own: at least the paging
+ *       minimum and REST_Z standard deviations of its expected count, and
+ *     - they carry `share` of X's excess, or share less 0.3 when one of them
+ *       has an open alert (hysteresis) or when R is clearly quieter than if
+ *       their excess were spread over X (in proportion to traffic or to
+ *       expected failures, whichever is closer).
+ *   Among the dimensions whose children explain X, the one concentrating
+ *   the excess most (excess per traffic) wins. If none does, X is reported.
+ *   One child is descended into. Several are separate incidents, each
+ *   descended into, when their share of X's excess is more than twice their
+ *   share of X's traffic (and of its expected failures) or R is clearly
+ *   quieter than a problem across X would leave it, and each of them
+ *   stands out from R (more than twice the excess it would have failing
+ *   like R, significantly); otherwise they are one problem across X and X
+ *   is reported (a country-wide outage is one alert on the country, not one
+ *   per platform; two unrelated bursts are two alerts, not one on all
+ *   traffic).
+ *
+ * The rest rule makes a spreading incident one alert: when BR x android's
+ * burst spreads to all of android, BR x android still carries most of
+ * android's recent excess (its history, its worse ratio), but the rest of
+ * android now holds a significant excess of its own, so android is
+ * reported at once, and the other countries' pairs that cross their own
+ * thresholds one by one lie inside it (a pair failing like the rest of
+ * android does not stand out). A firing slice above a named one (android
+ * above a named BR x android, reached from all traffic through
+ * country=BR) is checked the same way: it is reported, and the slices named
+ * inside it are not, only when its excess reaches beyond its firing
+ * children.
+ *
+ * Slices that are not firing but hold recent excess can be passed as
+ * `pending`: they are never reported and start nothing. When X would be
+ * reported (and has no open alert) while a child, pending, below the paging
+ * minimum or not yet decisive, holds share less 0.3 of X's excess and
+ * leaves no incident in the rest, X is `held` instead: its test crossed
+ * first, on more traffic, but the narrower slice probably holds the
+ * incident. The caller decides how long to wait before alerting X anyway.
  *
  * Slices that overlap a reported one without being its ancestor or
  * descendant (country=BR x cdn=akamai next to a reported country=BR x
@@ -27,12 +58,16 @@
  * assuming their other dimension is spread alike), is at most twice the
  * larger of (1 - share) of their excess and the paging minimum. Otherwise
  * they start a descent of their own: two unrelated incidents give two
- * alerts.
+ * alerts. A descent that ends inside a reported slice explains overlapping
+ * slices with its own excess, and a value "unknown" (a missing dimension,
+ * decode.h) overlaps every value of its dimension.
  *
- * Slices with an open alert get hysteresis (`share` less 0.3) so the
- * explanation does not flip back and forth near the threshold. Cost: O(K^2)
- * key comparisons for K firing slices, parsed once per call; K is small
- * (the firing slices, not the live ones).
+ * Cost: keys are split into parts once per call and the parts interned in a
+ * hash table, so parents and children are found by index; each slice is
+ * visited once and its children sorted: O(K log K) for K candidates, plus,
+ * for each firing slice that starts a descent, one pass over the named
+ * slices for the overlap rule (O(K x named), the named slices being the
+ * alerts, few). Hierarchy slices have at most two parts.
  */
 #ifndef FS_DETECTOR_LOCALIZE_H
 #define FS_DETECTOR_LOCALIZE_H
@@ -46,6 +81,15 @@ typedef struct fs_loc_candidate {
     double traffic;  /* attempts over the same recent window */
     int open;        /* an alert is open on this slice now */
     int report;      /* out: 1 if this slice is alerted */
+    double expected; /* expected failures, errors or attempts over the same window, the
+                        count the excess is measured against; 0 if unknown (then the rest of a
+                        slice is never judged an incident of its own) */
+    int pending;     /* 1: not firing, passed only as a possible explanation */
+    int held;        /* out: 1 if it would be reported but a child that is pending (or not
+                        yet decisive) may explain it; 2 for that child; 3 for the slices inside
+                        or explained by a held slice (not explained by an alert) */
+    long by;         /* out: when not reported, the index of the reported or held candidate
+                        whose slice contains it or explains it by overlap, or -1 */
 } fs_loc_candidate_t;
 
 typedef struct fs_localizer fs_localizer_t;
@@ -56,12 +100,13 @@ fs_localizer_t *fs_localizer_new(size_t max_candidates, double min_excess);
 void fs_localizer_free(fs_localizer_t *loc);
 
 /* Recent attempts of the slice with this canonical key (which need not be
- * firing), or 0 if it is unknown. */
+ * a candidate), or 0 if it is unknown. key is not NUL-terminated. */
 typedef double (*fs_loc_traffic_cb)(void *opaque, const char *key, size_t len);
 
 /*
- * Sets c[i].report for the n candidates (n <= max_candidates; extra ones
- * are all reported). share in (0, 1], e.g. 0.8. Never allocates.
+ * Sets c[i].report, c[i].held and c[i].by for the n candidates (n <= max_candidates;
+ * beyond that, every firing one is reported). share in (0, 1], e.g. 0.8.
+ * Never allocates. Not thread safe (the localizer holds the scratch).
  */
 void fs_localize(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, double share,
                  fs_loc_traffic_cb traffic, void *opaque);

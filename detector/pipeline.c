@@ -31,8 +31,11 @@
 
 #define N_SIGNALS 3
 #define LOCALIZE_HALFLIFE 30.0 /* buckets */
-#define MAX_CANDIDATES 4096
+#define MAX_CANDIDATES 65536 /* slices localized at once (or slices.max if smaller) */
 #define HANDOVER_BUCKETS 5 /* a handover must be named this long, so noise cannot flap it */
+/* A slice whose excess a narrower slice may hold waits this long for it to fire or to show
+ * it clearly (about as long as firing at once and handing over to it would take). */
+#define HOLD_BUCKETS (2 * HANDOVER_BUCKETS)
 #define MAX_PARTITIONS 4096
 #define STATE_ALIGN 16
 
@@ -72,6 +75,9 @@ typedef struct slice_state {
     uint8_t candidate[N_SIGNALS]; /* the model fires with enough impact */
     uint8_t explained[N_SIGNALS]; /* was explained by another alert while firing */
     uint16_t named[N_SIGNALS];    /* consecutive buckets the localizer named it */
+    uint8_t held[N_SIGNALS];      /* consecutive buckets it waited for a narrower slice */
+    int64_t ended_ms[N_SIGNALS];  /* when its last alert resolved, 0 if none yet */
+    uint32_t cand_at;             /* its index among the candidates being localized */
     uint8_t superseded[N_SIGNALS]; /* its alert was handed over in this episode */
     recent_t recent[N_SIGNALS];
     fs_model_verdict_t verdict[N_SIGNALS]; /* of the last closed bucket */
@@ -138,6 +144,8 @@ struct fs_pipeline {
     fs_localizer_t *localizer;
     fs_loc_candidate_t *cands;
     uint32_t *cand_ids;
+    size_t max_cands;
+    uint32_t *reported; /* indices of the candidates the localizer named */
     double decay;      /* per bucket, for recent_t */
     int64_t snapshot_wm; /* watermark of the last model snapshot */
     char format[160];  /* what a snapshot record holds, to refuse foreign ones */
@@ -177,6 +185,7 @@ void fs_pipeline_free(fs_pipeline_t *p)
     fs_localizer_free(p->localizer);
     free(p->cands);
     free(p->cand_ids);
+    free(p->reported);
     fs_slices_free(p->slices);
     fs_aggregate_free(p->agg);
     free(p->model_states);
@@ -274,10 +283,12 @@ fs_pipeline_t *fs_pipeline_new(const fs_config_t *cfg, fs_store_t *store,
     }
     p->threshold_for_live = SIZE_MAX;
     update_thresholds(p);
-    p->localizer = fs_localizer_new(MAX_CANDIDATES, (double)cfg->detect_min_excess);
-    p->cands = malloc(MAX_CANDIDATES * sizeof *p->cands);
-    p->cand_ids = malloc(MAX_CANDIDATES * sizeof *p->cand_ids);
-    if (!p->localizer || !p->cands || !p->cand_ids) {
+    p->max_cands = p->max_slices < MAX_CANDIDATES ? p->max_slices : MAX_CANDIDATES;
+    p->localizer = fs_localizer_new(p->max_cands, (double)cfg->detect_min_excess);
+    p->cands = malloc(p->max_cands * sizeof *p->cands);
+    p->cand_ids = malloc(p->max_cands * sizeof *p->cand_ids);
+    p->reported = malloc(p->max_cands * sizeof *p->reported);
+    if (!p->localizer || !p->cands || !p->cand_ids || !p->reported) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -481,6 +492,7 @@ static void resolve(fs_pipeline_t *p, uint32_t id, fs_signal_t s, int64_t now_ms
     a.affected_users = affected_users(p, a.slice, oa->starts_at_ms, now_ms);
     queue_alert(p, &a);
     oa->open = 0;
+    p->states[id].ended_ms[s] = now_ms;
     p->stats.alerts_resolved++;
     p->stats.open_alerts--;
 }
@@ -518,6 +530,23 @@ static int key_contains(const char *wide, const char *narrow)
     return 1;
 }
 
+/* Whether slice id, whose model has fired since onset_ms, lies inside a
+ * slice whose alert of signal s resolved since then: it is the tail of that
+ * incident (a small slice that crossed its threshold late), not a new one. */
+static int tail_of_resolved(const fs_pipeline_t *p, uint32_t id, fs_signal_t s, int64_t onset_ms)
+{
+    const char *mine = fs_slices_key(p->slices, id);
+    uint32_t cap = fs_slices_capacity(p->slices);
+    for (uint32_t o = 0; o < cap; o++) {
+        const slice_state_t *st = &p->states[o];
+        if (o != id && fs_slices_live(p->slices, o) && !st->alert[s].open &&
+            st->ended_ms[s] != 0 && st->ended_ms[s] >= onset_ms &&
+            key_contains(fs_slices_key(p->slices, o), mine))
+            return 1;
+    }
+    return 0;
+}
+
 /* Whether an alert of signal s is open, with its model still firing, on a
  * slice containing or contained in slice id: one it can take over from. */
 static int handover_possible(const fs_pipeline_t *p, uint32_t id, fs_signal_t s)
@@ -542,55 +571,128 @@ static double recent_traffic(void *opaque, const char *key, size_t len)
     return id == FS_SLICE_NONE ? 0 : p->states[id].recent[FS_SIGNAL_FAILURE_RATIO].traffic;
 }
 
+/* Whether a slice kind carries a signal: code slices only count errors. */
+static int has_signal(fs_slice_kind_t kind, fs_signal_t s)
+{
+    return kind != FS_SLICE_KIND_CODE || s == FS_SIGNAL_ERROR_COUNT;
+}
+
+/* Expected failures, errors or attempts of slice st over the recent window
+ * (what its recent excess is measured against), from the model's current
+ * baseline, which is frozen while the slice fires; 0 if not known yet. */
+static double recent_expected(const fs_pipeline_t *p, const slice_state_t *st, fs_signal_t s)
+{
+    double e = st->expected[s];
+    if (!(e > 0))
+        return 0;
+    if (s == FS_SIGNAL_FAILURE_RATIO)
+        return e * st->recent[s].traffic;
+    /* Counts: the baseline per bucket times the decayed number of buckets. */
+    return e * (1 - pow(p->decay, (double)st->buckets_seen)) / (1 - p->decay);
+}
+
+/* Adds slice id to the candidates of signal s. */
+static void add_candidate(fs_pipeline_t *p, uint32_t id, fs_signal_t s, size_t n, int pending)
+{
+    slice_state_t *st = &p->states[id];
+    fs_loc_candidate_t *c = &p->cands[n];
+    p->cand_ids[n] = id;
+    st->cand_at = (uint32_t)n;
+    memset(c, 0, sizeof *c);
+    c->key = fs_slices_key(p->slices, id);
+    c->excess = st->recent[s].excess > 0 ? st->recent[s].excess : 0;
+    c->traffic = st->recent[s].traffic;
+    c->expected = recent_expected(p, st, s);
+    c->open = st->alert[s].open;
+    c->pending = pending;
+}
+
 /*
  * One alert per incident, per signal: the firing slices go through the
  * localizer; the slices it names are alerted, every other open alert of the
  * signal resolves (its slice is back to normal, or a related slice now
  * explains it: a handover, fired in the same batch so there is no gap).
+ * Slices that do not fire but hold at least half the paging minimum of
+ * recent excess go along as pending, so that a slice whose narrower part
+ * holds the incident but has not fired yet waits for it (HOLD_BUCKETS at
+ * most) instead of firing and handing over a few seconds later.
  */
 static void localize_and_alert(fs_pipeline_t *p, fs_signal_t s, int64_t now_ms)
 {
     uint32_t cap = fs_slices_capacity(p->slices);
     size_t n = 0;
-    /* Slices are visited in index order, so all traffic and the slices that
-     * appeared first are kept when more than MAX_CANDIDATES fire at once. */
-    for (uint32_t id = 0; id < cap && n < MAX_CANDIDATES; id++) {
-        if (!fs_slices_live(p->slices, id) || !p->states[id].candidate[s])
+    /* Firing slices first, in index order, so all traffic and the slices
+     * that appeared first are kept when more than max_cands fire at once. */
+    for (uint32_t id = 0; id < cap; id++) {
+        if (!fs_slices_live(p->slices, id))
             continue;
-        slice_state_t *st = &p->states[id];
-        p->cand_ids[n] = id;
-        p->cands[n].key = fs_slices_key(p->slices, id);
-        p->cands[n].excess = st->recent[s].excess > 0 ? st->recent[s].excess : 0;
-        p->cands[n].traffic = st->recent[s].traffic;
-        p->cands[n].open = st->alert[s].open;
-        n++;
+        p->states[id].cand_at = UINT32_MAX;
+        if (p->states[id].candidate[s] && n < p->max_cands)
+            add_candidate(p, id, s, n++, 0);
     }
+    double pending_min = 0.5 * (double)p->cfg->detect_min_excess;
+    for (uint32_t id = 0; id < cap && n < p->max_cands; id++)
+        if (fs_slices_live(p->slices, id) && !p->states[id].candidate[s] &&
+            p->states[id].recent[s].excess >= pending_min &&
+            has_signal(fs_slices_kind(p->slices, id), s))
+            add_candidate(p, id, s, n++, 1);
     fs_localize(p->localizer, p->cands, n, p->cfg->localize_share, recent_traffic, p);
 
     /* New alerts first, so that a handover never leaves a moment with no
      * alert open. */
+    size_t n_reported = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t id = p->cand_ids[i];
         slice_state_t *st = &p->states[id];
-        if (!p->cands[i].report) {
-            st->named[s] = 0;
-            if (!st->alert[s].open)
-                st->explained[s] = 1;
+        const fs_loc_candidate_t *c = &p->cands[i];
+        if (c->pending)
             continue;
+        if (c->report)
+            p->reported[n_reported++] = (uint32_t)i;
+        if (!c->report) {
+            st->named[s] = 0;
+            if (c->held != 1 || st->alert[s].open) {
+                /* Explained by another slice (marked below, once the new
+                 * alerts are open), or waiting with one. */
+                st->held[s] = 0;
+                continue;
+            }
+            /* Waiting for a narrower slice to fire; alerted after
+             * HOLD_BUCKETS if it does not. */
+            if (st->held[s] < UINT8_MAX)
+                st->held[s]++;
+            if (st->held[s] < HOLD_BUCKETS)
+                continue;
+        } else {
+            st->held[s] = 0;
+            if (st->named[s] < UINT16_MAX)
+                st->named[s]++;
         }
-        if (st->named[s] < UINT16_MAX)
-            st->named[s]++;
         if (st->alert[s].open)
             continue;
         /* A slice that another alert explained earlier in this episode
          * speaks up only to take over from a containing or contained alert
          * whose model still fires (the incident spreads or narrows); not
          * beside an overlapping one, and not in the tail of an incident whose
-         * alert has resolved. */
+         * alert has resolved, even if it was never a candidate while the
+         * alert was open. */
         if (st->superseded[s] || (st->explained[s] && (st->named[s] < HANDOVER_BUCKETS ||
                                                        !handover_possible(p, id, s))))
             continue;
+        if (!st->explained[s] && tail_of_resolved(p, id, s, st->verdict[s].onset_ms)) {
+            st->explained[s] = 1;
+            continue;
+        }
         fire(p, id, s, now_ms);
+    }
+    /* A slice is explained when the slice that explains it has an alert
+     * open: not when that one waits, or is itself kept quiet. */
+    for (size_t i = 0; i < n; i++) {
+        const fs_loc_candidate_t *c = &p->cands[i];
+        slice_state_t *st = &p->states[p->cand_ids[i]];
+        if (!c->pending && !c->report && !c->held && c->by >= 0 && !st->alert[s].open &&
+            p->states[p->cand_ids[c->by]].alert[s].open)
+            st->explained[s] = 1;
     }
     /* Then open alerts: one resolves when its model is back to normal, or
      * when a containing or contained slice is now named instead (a handover,
@@ -600,22 +702,27 @@ static void localize_and_alert(fs_pipeline_t *p, fs_signal_t s, int64_t now_ms)
         slice_state_t *st = &p->states[id];
         if (!fs_slices_live(p->slices, id) || !st->alert[s].open)
             continue;
-        const char *by = NULL, *mine = fs_slices_key(p->slices, id);
-        int reported = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (p->cand_ids[i] == id)
-                reported = p->cands[i].report;
-            else if (p->cands[i].report && p->states[p->cand_ids[i]].alert[s].open &&
-                     (key_contains(p->cands[i].key, mine) || key_contains(mine, p->cands[i].key)))
-                by = p->cands[i].key;
+        const char *by = NULL;
+        if (st->candidate[s]) {
+            uint32_t at = st->cand_at;
+            if (at != UINT32_MAX && p->cands[at].report)
+                continue;
+            const char *mine = fs_slices_key(p->slices, id);
+            for (size_t k = 0; k < n_reported && !by; k++) {
+                const fs_loc_candidate_t *r = &p->cands[p->reported[k]];
+                if (p->states[p->cand_ids[p->reported[k]]].alert[s].open &&
+                    (key_contains(r->key, mine) || key_contains(mine, r->key)))
+                    by = r->key;
+            }
+            if (!by)
+                continue;
+        } else if (st->buckets_seen < p->warmup_buckets) {
+            /* A restored alert waits until its cold model has warmed up:
+             * only a model that has seen enough can say the incident is
+             * over. */
+            continue;
         }
-        if (st->candidate[s] && (reported || !by))
-            continue;
-        /* A restored alert waits until its cold model has warmed up: only a
-         * model that has seen enough can say the incident is over. */
-        if (!st->candidate[s] && st->buckets_seen < p->warmup_buckets)
-            continue;
-        resolve(p, id, s, now_ms, st->candidate[s] ? by : NULL);
+        resolve(p, id, s, now_ms, by);
         /* Superseded while its model still fires: it does not fire again in
          * this episode (one firing message per slice and incident), however
          * the explanation wavers. */
@@ -625,12 +732,6 @@ static void localize_and_alert(fs_pipeline_t *p, fs_signal_t s, int64_t now_ms)
             st->named[s] = 0;
         }
     }
-}
-
-/* Whether a slice kind carries a signal: code slices only count errors. */
-static int has_signal(fs_slice_kind_t kind, fs_signal_t s)
-{
-    return kind != FS_SLICE_KIND_CODE || s == FS_SIGNAL_ERROR_COUNT;
 }
 
 /* Evaluates and closes the oldest open bucket. */
@@ -694,8 +795,10 @@ static void close_bucket(fs_pipeline_t *p)
                     queue_forget(p, (fs_signal_t)s, fs_slices_key(p->slices, id));
                 st->superseded[s] = 0;
             }
-            if (!st->candidate[s])
+            if (!st->candidate[s]) {
                 st->named[s] = 0;
+                st->held[s] = 0;
+            }
         }
         if (st->buckets_seen < UINT32_MAX)
             st->buckets_seen++;
@@ -818,13 +921,16 @@ static void add_users(fs_pipeline_t *p, const fs_event_t *ev, const fs_slice_set
  * Whether another partition that is not idle is behind event time ts, so an
  * event at ts that does not fit the open buckets should wait. A partition
  * that waits counts as being at the time of its waiting event, so the one
- * furthest behind never waits and the watermark always moves.
+ * furthest behind never waits and the watermark always moves. A partition
+ * whose consumer is at its end has nothing older to bring: what it gets next
+ * is produced from now on, so waiting for it would only stall the others
+ * until its idle timeout (it still holds the watermark until then).
  */
 static int others_behind(const fs_pipeline_t *p, int handle, int64_t ts, int64_t now_ms)
 {
     for (int i = 0; i < p->n_parts; i++) {
         const partition_t *o = &p->parts[i];
-        if (i == handle || !o->active || is_idle(p, o, now_ms))
+        if (i == handle || !o->active || o->at_end || is_idle(p, o, now_ms))
             continue;
         if (position(o) < ts)
             return 1;
@@ -860,6 +966,7 @@ int fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const char
                 continue;
             if (position(o) == INT64_MIN) {
                 part->next_ts = ev.ts_ms;
+                part->last_wall_ms = now_ms; /* waiting with a message is not silence */
                 return FS_PIPELINE_AHEAD;
             }
             if (position(o) < oldest)
@@ -870,6 +977,10 @@ int fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const char
     if (fs_aggregate_started(p->agg) && ev.ts_ms >= fs_aggregate_open_until(p->agg) &&
         ev.ts_ms <= now_ms + p->cfg->window_future_skew_ms &&
         others_behind(p, handle, ev.ts_ms, now_ms)) {
+        /* Waiting with a message is not silence: the idle clock must not
+         * run, or once every partition waits long enough the watermark
+         * follows the wall clock and the waiting events become late. */
+        part->last_wall_ms = now_ms;
         if (part->next_ts != ev.ts_ms) {
             part->next_ts = ev.ts_ms;
             close_until(p, watermark(p, now_ms, 1));

@@ -21,6 +21,13 @@
 
 #define MAX_BATCH 4096
 #define MAX_HELD_PARTITIONS 1024
+/* Held messages of one partition, or of all, before a partition's fetching
+ * is paused. Pausing drops what librdkafka has prefetched for the partition
+ * and resuming fetches it again, so a partition that waits briefly is not
+ * paused (measured on a 3.9 M event backlog: 13.3 s with 20,000, 10.3 s
+ * with 100,000, for 130 MB more at the peak). */
+#define HOLD_PAUSE_AT 100000
+#define HOLD_TOTAL_MAX 200000
 #define STATS_INTERVAL_MS "1000"
 
 /* Messages of one partition that could not be taken yet, in offset order. */
@@ -29,6 +36,8 @@ typedef struct held {
     int32_t partition;
     rd_kafka_message_t **msgs;
     size_t n, cap, first;
+    int eof;    /* the end of the partition came after the last held message */
+    int paused; /* fetching paused: HOLD_PAUSE_AT messages are held */
 } held_t;
 
 struct fs_consumer {
@@ -41,17 +50,39 @@ struct fs_consumer {
     rd_kafka_message_t *batch[MAX_BATCH];
     held_t held[MAX_HELD_PARTITIONS];
     size_t n_held;
+    size_t held_total; /* messages held over all partitions */
     rd_kafka_topic_partition_list_t *to_commit;
     /* From the last statistics report. */
     fs_consumer_partition_t *stats;
     size_t n_stats, cap_stats;
     int brokers_up; /* -1 before the first report */
     uint64_t reports;
+    rd_kafka_topic_t *kind_rkt; /* kind_of_rkt's last topic and its kind */
+    fs_event_kind_t kind;
 };
 
 static fs_event_kind_t kind_of(const fs_consumer_t *c, const char *topic)
 {
     return strcmp(topic, c->cfg->topics_errors) == 0 ? FS_EVENT_ERROR : FS_EVENT_PLAYBACK;
+}
+
+/* The configuration's name of a topic: the handler sees the same two
+ * pointers for the whole run, so it can compare them by pointer. */
+static const char *cfg_topic(const fs_consumer_t *c, fs_event_kind_t kind)
+{
+    return kind == FS_EVENT_ERROR ? c->cfg->topics_errors : c->cfg->topics_playback;
+}
+
+/* The kind of a message's topic, remembered for the topic object of the
+ * last call (messages come in runs of one topic; the consumer keeps its
+ * topic objects while it is subscribed). */
+static fs_event_kind_t kind_of_rkt(fs_consumer_t *c, rd_kafka_topic_t *rkt)
+{
+    if (rkt != c->kind_rkt) {
+        c->kind_rkt = rkt;
+        c->kind = kind_of(c, rd_kafka_topic_name(rkt));
+    }
+    return c->kind;
 }
 
 /* Asks the handler where each partition of list starts. */
@@ -75,6 +106,7 @@ static void clear_held(fs_consumer_t *c)
         free(h->topic);
     }
     c->n_held = 0;
+    c->held_total = 0;
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -315,7 +347,16 @@ static int hold(fs_consumer_t *c, rd_kafka_message_t *m, const char *topic)
             return -1;
         h->partition = m->partition;
         c->n_held++;
+    }
+    if (!h->paused && (h->n - h->first >= HOLD_PAUSE_AT || c->held_total >= HOLD_TOTAL_MAX)) {
         set_paused(c, topic, m->partition, 1);
+        h->paused = 1;
+    }
+    if (h->n == h->cap && h->first > 0) {
+        /* Reuse the room of the messages already taken. */
+        memmove(h->msgs, h->msgs + h->first, (h->n - h->first) * sizeof *h->msgs);
+        h->n -= h->first;
+        h->first = 0;
     }
     if (h->n == h->cap) {
         size_t cap = h->cap ? 2 * h->cap : 64;
@@ -326,6 +367,8 @@ static int hold(fs_consumer_t *c, rd_kafka_message_t *m, const char *topic)
         h->cap = cap;
     }
     h->msgs[h->n++] = m;
+    h->eof = 0;
+    c->held_total++;
     return 0;
 }
 
@@ -337,19 +380,27 @@ static int offer_held(fs_consumer_t *c)
         held_t *h = &c->held[i];
         while (h->first < h->n) {
             rd_kafka_message_t *m = h->msgs[h->first];
-            if (c->handler.message(c->handler.opaque, h->topic, m->partition,
-                                   kind_of(c, h->topic), m->offset, m->payload ? m->payload : "",
-                                   m->len) != 0)
+            fs_event_kind_t kind = kind_of(c, h->topic);
+            if (c->handler.message(c->handler.opaque, cfg_topic(c, kind), m->partition, kind,
+                                   m->offset, m->payload ? m->payload : "", m->len) != 0)
                 break;
             rd_kafka_message_destroy(m);
             h->first++;
+            c->held_total--;
             delivered++;
         }
         if (h->first < h->n) {
             i++;
             continue;
         }
-        set_paused(c, h->topic, h->partition, 0);
+        /* The end was reached behind the held messages: say so now that
+         * the pipeline has them all, or the partition would look as if it
+         * could still bring older events. */
+        if (h->eof)
+            c->handler.at_end(c->handler.opaque, cfg_topic(c, kind_of(c, h->topic)),
+                              h->partition);
+        if (h->paused)
+            set_paused(c, h->topic, h->partition, 0);
         free(h->msgs);
         free(h->topic);
         c->held[i] = c->held[--c->n_held];
@@ -362,15 +413,31 @@ int fs_consumer_poll(fs_consumer_t *c, int timeout_ms, int max)
     if (max > MAX_BATCH)
         max = MAX_BATCH;
     int delivered = offer_held(c);
-    ssize_t n = rd_kafka_consume_batch_queue(c->queue, delivered ? 0 : timeout_ms, c->batch,
-                                             (size_t)max);
+    /* rd_kafka_consume_batch_queue waits until the batch is full or the
+     * timeout has passed, so asking it for a full batch with a timeout
+     * leaves a consumer that is catching up idle while its queue fills
+     * (measured: two thirds of the time). Take what is there; only when
+     * nothing is, wait for the first message and take the rest with it. */
+    ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, c->batch, (size_t)max);
+    if (n == 0 && !delivered && timeout_ms > 0) {
+        rd_kafka_message_t *first = rd_kafka_consume_queue(c->queue, timeout_ms);
+        if (first) {
+            c->batch[0] = first;
+            n = rd_kafka_consume_batch_queue(c->queue, 0, c->batch + 1, (size_t)max - 1);
+            n = n < 0 ? 1 : n + 1;
+        }
+    }
     for (ssize_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = c->batch[i];
         if (m->err) {
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 const char *topic = rd_kafka_topic_name(m->rkt);
-                if (!find_held(c, topic, m->partition))
-                    c->handler.at_end(c->handler.opaque, topic, m->partition);
+                held_t *h = find_held(c, topic, m->partition);
+                if (h)
+                    h->eof = 1;
+                else
+                    c->handler.at_end(c->handler.opaque, cfg_topic(c, kind_of_rkt(c, m->rkt)),
+                                      m->partition);
             } else {
                 char q[512];
                 fs_log(FS_LOG_WARN, "consume_error", "reason=%s",
@@ -380,9 +447,10 @@ int fs_consumer_poll(fs_consumer_t *c, int timeout_ms, int max)
             continue;
         }
         const char *topic = rd_kafka_topic_name(m->rkt);
+        fs_event_kind_t kind = kind_of_rkt(c, m->rkt);
         /* Behind a held message of its partition, a message waits too. */
-        if (find_held(c, topic, m->partition) ||
-            c->handler.message(c->handler.opaque, topic, m->partition, kind_of(c, topic),
+        if ((c->n_held && find_held(c, topic, m->partition)) ||
+            c->handler.message(c->handler.opaque, cfg_topic(c, kind), m->partition, kind,
                                m->offset, m->payload ? m->payload : "", m->len) != 0) {
             if (hold(c, m, topic) == 0)
                 continue;
@@ -445,6 +513,13 @@ void fs_consumer_commit_send(fs_consumer_t *c)
     if (c->to_commit->cnt > 0 && c->assignment)
         rd_kafka_commit(c->rk, c->to_commit, 1);
     rd_kafka_topic_partition_list_destroy(c->to_commit);
+    c->to_commit = NULL;
+}
+
+void fs_consumer_commit_clear(fs_consumer_t *c)
+{
+    if (c->to_commit)
+        rd_kafka_topic_partition_list_destroy(c->to_commit);
     c->to_commit = NULL;
 }
 

@@ -27,11 +27,14 @@ typedef struct fs_consumer_handler {
                         fs_event_kind_t kind);
     /* Every partition is about to be revoked: commit what can be committed. */
     void (*revoking)(void *opaque);
-    /* The consumer has read everything the partition holds so far. */
+    /* The consumer has read everything the partition holds so far (said
+     * once the messages held before the end were taken). */
     void (*at_end)(void *opaque, const char *topic, int32_t partition);
     /* One message. Returns 0 when taken, or 1 when it cannot be taken yet:
      * the consumer then holds it (and the rest of its partition), pauses the
-     * partition and offers it again on later polls. */
+     * partition once many are held, and offers it again on later polls.
+     * topic is always one of the configuration's two topic strings (the
+     * same pointers for the whole run), for at_end too. */
     int (*message)(void *opaque, const char *topic, int32_t partition, fs_event_kind_t kind,
                    int64_t offset, const char *payload, size_t len);
 } fs_consumer_handler_t;
@@ -62,6 +65,9 @@ void fs_consumer_commit_add(fs_consumer_t *c, const char *topic, int32_t partiti
 /* Commits the pending offsets to Kafka asynchronously, for lag monitoring
  * only: foreshock resumes from the store's offsets, never from these. */
 void fs_consumer_commit_send(fs_consumer_t *c);
+
+/* Forgets the pending offsets (their store batch did not land). */
+void fs_consumer_commit_clear(fs_consumer_t *c);
 
 /* Messages behind the high watermark over all assigned partitions (-1 if
  * not known yet), from the consumer's cached watermarks. */

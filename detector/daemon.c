@@ -1,14 +1,21 @@
 /*
  * daemon.c: the detector's main loop (see daemon.h).
  *
- * One thread. Each turn: take a batch of messages, feed the pipeline, let
- * idle partitions release the watermark, and when the flush interval has
- * passed commit one store batch. A batch the store cannot take right now
- * (Redis down) pauses consumption, and the same batch is retried with
- * backoff until it commits; nothing is dropped and nothing is counted twice,
- * because the batch and its offsets land together. A batch refused by the
- * fence means another instance moved on: state is dropped and every
+ * One thread does the work. Each turn: take a batch of messages, feed the
+ * pipeline, let idle partitions release the watermark, and when the flush
+ * interval has passed commit one store batch. A batch the store cannot take
+ * right now (Redis down) pauses consumption, and the same batch is retried
+ * with backoff until it commits; nothing is dropped and nothing is counted
+ * twice, because the batch and its offsets land together. A batch refused by
+ * the fence means another instance moved on: state is dropped and every
  * partition re-read from the stored offsets.
+ *
+ * With Redis the commit is asynchronous (store.h, fs_store_async_new): the
+ * batch is handed to the store's thread, which applies it over a connection
+ * of its own while this loop goes on consuming and aggregating into the next
+ * batch. The next batch is handed over only once the previous one landed, so
+ * each continues from offsets the store holds; the alert messages of a batch
+ * are published, and its offsets committed to Kafka, only after it landed.
  *
  * The loop also keeps the metrics registry up to date and publishes a
  * snapshot of it, with its readiness verdict, for the HTTP endpoint's thread
@@ -75,6 +82,8 @@ typedef struct daemon {
     fs_publisher_t *publisher;
     fs_consumer_t *consumer;
     int store_down;
+    int async;        /* d->store commits asynchronously */
+    int handing_over; /* inside fs_pipeline_flush with the asynchronous store */
     int64_t now_ms;
     /* (topic, partition) -> pipeline handle, for the message path. */
     struct {
@@ -83,6 +92,14 @@ typedef struct daemon {
         int handle;
     } handles[MAX_HANDLES];
     int n_handles;
+    const char *last_topic; /* the last lookup, NULL when handles change */
+    int32_t last_partition;
+    int last_handle;
+    /* Alert messages of the batch in flight: published once it landed. */
+    struct awaiting {
+        char *id, *fingerprint, *message;
+    } *awaiting;
+    size_t n_awaiting, cap_awaiting;
     /* outbox recovery */
     char **pending_ids;
     char **pending_messages;
@@ -170,10 +187,9 @@ static void count_alert(daemon_t *d, const char *message)
     fs_metric_add(f, fs_metric_series(f, labels), 1);
 }
 
-static void sink_alert(void *opaque, const char *id, const char *fingerprint,
-                       const char *message)
+static void publish_alert(daemon_t *d, const char *id, const char *fingerprint,
+                          const char *message)
 {
-    daemon_t *d = opaque;
     char q[64];
     while (fs_publisher_alert(d->publisher, id, fingerprint, message) != 0) {
         fs_publisher_poll(d->publisher);
@@ -182,6 +198,62 @@ static void sink_alert(void *opaque, const char *id, const char *fingerprint,
     count_alert(d, message);
     fs_log(FS_LOG_INFO, "alert_published", "id=%s fingerprint=%s", fs_log_quote(id, q, sizeof q),
            fingerprint);
+}
+
+/* Forgets the alert messages of a batch that did not land. */
+static void drop_awaiting(daemon_t *d)
+{
+    for (size_t i = 0; i < d->n_awaiting; i++) {
+        free(d->awaiting[i].id);
+        free(d->awaiting[i].fingerprint);
+        free(d->awaiting[i].message);
+    }
+    d->n_awaiting = 0;
+}
+
+/* Publishes the alert messages of the batch that landed. */
+static void publish_awaiting(daemon_t *d)
+{
+    for (size_t i = 0; i < d->n_awaiting; i++)
+        publish_alert(d, d->awaiting[i].id, d->awaiting[i].fingerprint, d->awaiting[i].message);
+    drop_awaiting(d);
+}
+
+/* Keeps a message until its batch landed. */
+static int await_alert(daemon_t *d, const char *id, const char *fingerprint, const char *message)
+{
+    if (d->n_awaiting == d->cap_awaiting) {
+        size_t cap = d->cap_awaiting ? 2 * d->cap_awaiting : 16;
+        struct awaiting *grown = realloc(d->awaiting, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        d->awaiting = grown;
+        d->cap_awaiting = cap;
+    }
+    struct awaiting *a = &d->awaiting[d->n_awaiting];
+    a->id = strdup(id);
+    a->fingerprint = strdup(fingerprint);
+    a->message = strdup(message);
+    if (!a->id || !a->fingerprint || !a->message) {
+        free(a->id);
+        free(a->fingerprint);
+        free(a->message);
+        return -1;
+    }
+    d->n_awaiting++;
+    return 0;
+}
+
+static void sink_alert(void *opaque, const char *id, const char *fingerprint,
+                       const char *message)
+{
+    daemon_t *d = opaque;
+    /* The batch was only handed to the store's thread: its messages wait
+     * until it landed. Without memory to keep one, it goes out now, which at
+     * worst repeats it after a crash (the outbox still holds it). */
+    if (d->handing_over && await_alert(d, id, fingerprint, message) == 0)
+        return;
+    publish_alert(d, id, fingerprint, message);
 }
 
 static void on_delivered(void *opaque, const char *id)
@@ -214,6 +286,7 @@ static int64_t on_assigned(void *opaque, const char *topic, int32_t partition,
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
     int handle = fs_pipeline_add_partition(d->pipeline, topic, partition, kind, stored);
+    d->last_topic = NULL;
     int i;
     for (i = 0; i < d->n_handles; i++)
         if (d->handles[i].partition == partition && strcmp(d->handles[i].topic, topic) == 0)
@@ -231,24 +304,33 @@ static int64_t on_assigned(void *opaque, const char *topic, int32_t partition,
     return stored < 0 ? -1 : stored + 1;
 }
 
-static int flush_now(daemon_t *d);
+static int flush_wait(daemon_t *d, int64_t deadline, int retry);
+static void abandon(daemon_t *d);
 
 static void on_revoking(void *opaque)
 {
     daemon_t *d = opaque;
     /* Commit what belongs to the partitions before another instance takes
      * them. If that fails, drop it: the next owner re-reads from the store. */
-    if (flush_now(d) != FS_STORE_OK)
-        fs_pipeline_reset(d->pipeline);
+    if (flush_wait(d, mono_ms() + 10000, 0) != FS_STORE_OK)
+        abandon(d);
     for (int i = 0; i < d->n_handles; i++)
         fs_pipeline_remove_partition(d->pipeline, d->handles[i].handle);
+    d->last_topic = NULL;
 }
 
-static int handle_of(const daemon_t *d, const char *topic, int32_t partition)
+static int handle_of(daemon_t *d, const char *topic, int32_t partition)
 {
+    /* Messages come in runs of one partition, under one topic pointer. */
+    if (topic == d->last_topic && partition == d->last_partition)
+        return d->last_handle;
     for (int i = 0; i < d->n_handles; i++)
-        if (d->handles[i].partition == partition && strcmp(d->handles[i].topic, topic) == 0)
+        if (d->handles[i].partition == partition && strcmp(d->handles[i].topic, topic) == 0) {
+            d->last_topic = topic;
+            d->last_partition = partition;
+            d->last_handle = d->handles[i].handle;
             return d->handles[i].handle;
+        }
     return -1;
 }
 
@@ -280,26 +362,25 @@ static void add_commit(void *opaque, const char *topic, int32_t partition, int64
         fs_consumer_commit_add(d->consumer, topic, partition, stored + 1);
 }
 
-static int flush_now(daemon_t *d)
+/*
+ * Accounts for the outcome of a store batch: metrics, logs, and for a batch
+ * that landed the Kafka commit of its offsets and the publication of its
+ * alert messages (asynchronous store; the synchronous flush published them
+ * already). seconds < 0: no batch was sent.
+ */
+static void flush_done(daemon_t *d, int rc, const char *err, double seconds)
 {
-    char err[512], q[600];
-    fs_publisher_poll(d->publisher);
-    int dirty = fs_pipeline_dirty(d->pipeline);
-    int64_t t0 = mono_ns();
-    int rc = fs_pipeline_flush(d->pipeline, err, sizeof err);
-    /* Only batches that carried something and landed: failures are counted
-     * as errors, and an empty flush is no round trip worth timing. */
-    if (rc == FS_STORE_OK && dirty)
-        fs_metric_observe(d->m.flush_seconds, 0, (double)(mono_ns() - t0) / 1e9);
+    char q[600];
+    if (rc == FS_STORE_OK && seconds >= 0)
+        fs_metric_observe(d->m.flush_seconds, 0, seconds);
     if (rc == FS_STORE_EFENCE)
         fs_metric_add(d->m.fenced, 0, 1);
     else if (rc != FS_STORE_OK)
         fs_metric_add(d->m.redis_errors, 0, 1);
     if (rc == FS_STORE_OK) {
-        if (d->consumer) {
-            fs_pipeline_stored_offsets(d->pipeline, add_commit, d);
+        publish_awaiting(d);
+        if (d->consumer)
             fs_consumer_commit_send(d->consumer);
-        }
         if (d->store_down) {
             fs_log(FS_LOG_INFO, "store_available", NULL);
             d->store_down = 0;
@@ -310,10 +391,122 @@ static int flush_now(daemon_t *d)
                    fs_log_quote(err, q, sizeof q));
         d->store_down = 1;
     } else {
+        /* The batch is gone: so are its messages and offsets. */
+        drop_awaiting(d);
+        if (d->consumer)
+            fs_consumer_commit_clear(d->consumer);
         fs_log(FS_LOG_ERROR, rc == FS_STORE_EFENCE ? "store_fenced" : "store_error",
                "reason=%s", fs_log_quote(err, q, sizeof q));
     }
+}
+
+/*
+ * Commits everything the pipeline holds as one batch. With the synchronous
+ * store the outcome is known on return; with the asynchronous one the batch
+ * is handed over (FS_STORE_OK) or there was nothing to send (FS_STORE_IDLE),
+ * and its outcome comes from settle(). Never called while a batch is in
+ * flight.
+ */
+static int flush_now(daemon_t *d)
+{
+    char err[512];
+    fs_publisher_poll(d->publisher);
+    int dirty = fs_pipeline_dirty(d->pipeline);
+    int64_t t0 = mono_ns();
+    d->handing_over = d->async;
+    int rc = fs_pipeline_flush(d->pipeline, err, sizeof err);
+    d->handing_over = 0;
+    if (d->async) {
+        if (rc == FS_STORE_OK && !fs_store_async_busy(d->store))
+            return FS_STORE_IDLE;
+        if (rc == FS_STORE_OK) {
+            /* Committed to Kafka once the batch landed. */
+            if (d->consumer)
+                fs_pipeline_stored_offsets(d->pipeline, add_commit, d);
+            return FS_STORE_OK;
+        }
+        /* Not handed over (no memory for the copy): the pipeline keeps its
+         * state for the next try. */
+        flush_done(d, rc, err, -1);
+        return rc;
+    }
+    if (rc == FS_STORE_OK && d->consumer)
+        fs_pipeline_stored_offsets(d->pipeline, add_commit, d);
+    /* Only batches that carried something and landed are timed: an empty
+     * flush is no round trip worth timing. */
+    flush_done(d, rc, err, dirty ? (double)(mono_ns() - t0) / 1e9 : -1);
     return rc;
+}
+
+/*
+ * Takes the outcome of the batch in flight (asynchronous store), waiting up
+ * to wait_ms for it. Returns FS_STORE_IDLE (none), FS_STORE_PENDING (in
+ * flight, or waiting for a retry) or the outcome, accounted for.
+ */
+static int settle(daemon_t *d, int wait_ms)
+{
+    char err[512] = "";
+    double seconds = -1;
+    int rc = fs_store_async_poll(d->store, wait_ms, &seconds, err, sizeof err);
+    if (rc != FS_STORE_IDLE && rc != FS_STORE_PENDING)
+        flush_done(d, rc, err, seconds);
+    return rc;
+}
+
+/*
+ * Waits until the batch in flight (if any) is settled, retrying it every
+ * 200 ms while the store is unavailable when retry is set, until deadline.
+ * Returns FS_STORE_OK when nothing is left in flight and the last batch
+ * landed (or there was none), or the failure; after FS_STORE_EUNAVAILABLE
+ * the batch is still kept.
+ */
+static int finish(daemon_t *d, int64_t deadline, int retry)
+{
+    for (;;) {
+        int64_t left = deadline - mono_ms();
+        int rc = settle(d, left > 100 ? 100 : left > 0 ? (int)left : 0);
+        if (rc == FS_STORE_IDLE || rc == FS_STORE_OK)
+            return FS_STORE_OK;
+        if (rc == FS_STORE_EFENCE || rc == FS_STORE_EINVALID)
+            return rc;
+        if (mono_ms() >= deadline)
+            return FS_STORE_EUNAVAILABLE;
+        if (rc == FS_STORE_EUNAVAILABLE) {
+            if (!retry)
+                return rc;
+            sleep_ms(200);
+            fs_store_async_retry(d->store);
+        }
+    }
+}
+
+/* Commits everything now and waits for the outcome (rebalance, stop). */
+static int flush_wait(daemon_t *d, int64_t deadline, int retry)
+{
+    if (!d->async) {
+        int rc;
+        while ((rc = flush_now(d)) == FS_STORE_EUNAVAILABLE && retry && mono_ms() < deadline)
+            sleep_ms(200);
+        return rc;
+    }
+    int rc = finish(d, deadline, retry);
+    if (rc != FS_STORE_OK)
+        return rc;
+    rc = flush_now(d);
+    if (rc == FS_STORE_IDLE)
+        return FS_STORE_OK;
+    return rc == FS_STORE_OK ? finish(d, deadline, retry) : rc;
+}
+
+/* Gives up a batch that did not land, with everything that depended on it:
+ * the pipeline is reset and resumes from the stored offsets. */
+static void abandon(daemon_t *d)
+{
+    fs_store_async_discard(d->store);
+    drop_awaiting(d);
+    if (d->consumer)
+        fs_consumer_commit_clear(d->consumer);
+    fs_pipeline_reset(d->pipeline);
 }
 
 static void collect_pending(void *opaque, const char *id, const char *message)
@@ -708,6 +901,15 @@ int fs_daemon_run(const fs_config_t *cfg)
     }
 
     d->store = fs_store_open(cfg, err, sizeof err);
+    if (d->store && cfg->store != FS_STORE_MEMORY) {
+        /* Batches are applied by a thread with a connection of its own,
+         * while this one goes on consuming (see the top of this file). */
+        fs_store_t *writer = fs_store_open(cfg, err, sizeof err);
+        if (!writer)
+            fs_store_free(d->store);
+        d->store = writer ? fs_store_async_new(d->store, writer, err, sizeof err) : NULL;
+        d->async = d->store != NULL;
+    }
     if (!d->store) {
         fs_log(FS_LOG_ERROR, "startup_failed", "reason=%s", fs_log_quote(err, q, sizeof q));
         goto done;
@@ -755,10 +957,39 @@ int fs_daemon_run(const fs_config_t *cfg)
         else
             tick(d);
         int64_t now = mono_ms();
-        if ((!d->store_down && now - last_flush >= cfg->window_flush_ms) ||
-            (d->store_down && now >= next_retry)) {
-            int rc = flush_now(d);
+        int rc = FS_STORE_IDLE;
+        if (d->async) {
+            /* The outcome of the batch in flight, if it has one; the next
+             * batch goes out once it landed and the interval has passed. */
+            rc = settle(d, 0);
+            if (rc == FS_STORE_PENDING && d->store_down && now >= next_retry) {
+                /* The kept batch goes again once Redis answers: say so
+                 * before it lands, as the synchronous flush does. */
+                char why[512], quoted[600];
+                if (fs_store_ping(d->store, why, sizeof why) == FS_STORE_OK) {
+                    fs_log(FS_LOG_INFO, "store_available", NULL);
+                    d->store_down = 0;
+                    fs_store_async_retry(d->store);
+                    next_retry = INT64_MAX; /* until this attempt fails */
+                } else {
+                    fs_metric_add(d->m.redis_errors, 0, 1);
+                    fs_log(FS_LOG_DEBUG, "store_still_unavailable", "reason=%s",
+                           fs_log_quote(why, quoted, sizeof quoted));
+                    next_retry = now + backoff;
+                    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+                }
+            } else if (rc == FS_STORE_IDLE && now - last_flush >= cfg->window_flush_ms) {
+                rc = flush_now(d);
+                last_flush = now;
+                if (rc == FS_STORE_OK)
+                    rc = FS_STORE_PENDING; /* handed over: the outcome comes later */
+            }
+        } else if ((!d->store_down && now - last_flush >= cfg->window_flush_ms) ||
+                   (d->store_down && now >= next_retry)) {
+            rc = flush_now(d);
             last_flush = now;
+        }
+        if (rc != FS_STORE_IDLE && rc != FS_STORE_PENDING) {
             if (rc == FS_STORE_OK) {
                 fs_consumer_resume(d->consumer);
                 backoff = BACKOFF_MIN_MS;
@@ -787,12 +1018,10 @@ int fs_daemon_run(const fs_config_t *cfg)
     /* Final batch, then wait for the alerts it publishes, then a last batch
      * that clears them from the outbox. A store that stays down past the
      * deadline loses nothing: the next start replays from the stored offsets. */
-    int64_t deadline = mono_ms() + 5000;
     status = 0;
-    while (flush_now(d) == FS_STORE_EUNAVAILABLE && mono_ms() < deadline)
-        sleep_ms(200);
+    flush_wait(d, mono_ms() + 5000, 1);
     fs_publisher_flush(d->publisher, 3000);
-    flush_now(d);
+    flush_wait(d, mono_ms() + 2000, 0);
 done:
     fs_consumer_free(d->consumer);
     if (d->pipeline) {
@@ -810,6 +1039,8 @@ done:
     fs_store_free(d->store);
     free(d->pending_ids);
     free(d->pending_messages);
+    drop_awaiting(d);
+    free(d->awaiting);
     fs_log(FS_LOG_INFO, "stopped", "status=%d events=%llu store_round_trips=%llu", status,
            (unsigned long long)final_events, (unsigned long long)final_trips);
     free(d);

@@ -12,7 +12,9 @@
  *
  * Two implementations: store_redis.c (durable, shared, what the daemon uses)
  * and store_memory.c (one process, nothing kept: replay and unit tests).
- * Not thread safe: one store per pipeline thread.
+ * Not thread safe: one store per pipeline thread. The asynchronous store at
+ * the end of this file wraps two of them and applies batches on a thread of
+ * its own.
  */
 #ifndef FS_DETECTOR_STORE_H
 #define FS_DETECTOR_STORE_H
@@ -196,5 +198,59 @@ static inline void fs_store_free(fs_store_t *s)
     if (s)
         s->ops->free(s);
 }
+
+/*
+ * Asynchronous commits: the daemon goes on consuming while a batch is
+ * applied.
+ *
+ * fs_store_async_new takes reader and writer (two stores over the same data,
+ * e.g. two Redis connections; both freed with the result, also on failure)
+ * and returns a store whose reads go to reader on the caller's thread, and
+ * whose commit() copies the batch, hands the copy to a thread of its own
+ * that applies it through writer, and returns FS_STORE_OK at once: the batch
+ * is accepted, NOT applied. Its outcome comes from fs_store_async_poll. At
+ * most one batch is in flight: commit() while one is returns
+ * FS_STORE_EUNAVAILABLE and changes nothing (the caller keeps its state, as
+ * after any retriable failure). A batch the fence refuses is recognised as
+ * landed when an earlier attempt applied it (the store holds its last
+ * offsets). NULL with the reason in err when it cannot start.
+ *
+ * The caller must not treat an accepted batch as durable: publish its alert
+ * messages and acknowledge its offsets only once poll reports FS_STORE_OK.
+ * The next batch may be built meanwhile; it continues from the accepted
+ * batch's offsets, so it is refused by the fence if that one never lands.
+ * One caller thread; the store's own thread touches only writer.
+ */
+fs_store_t *fs_store_async_new(fs_store_t *reader, fs_store_t *writer, char *err,
+                               size_t err_size);
+
+#define FS_STORE_PENDING 1 /* poll: the batch is in flight, or waits for a retry */
+#define FS_STORE_IDLE 2    /* poll: no batch (or its outcome was reported) */
+
+/*
+ * The state of the batch handed over last, waiting up to wait_ms for it to
+ * finish when it is in flight. FS_STORE_OK (landed), FS_STORE_EFENCE or
+ * FS_STORE_EINVALID (dropped) are reported once, with the attempt's time in
+ * *seconds (may be NULL) and the reason in err. FS_STORE_EUNAVAILABLE is
+ * reported once per attempt: the batch is kept (poll says FS_STORE_PENDING)
+ * until fs_store_async_retry sends it again or fs_store_async_discard drops
+ * it. FS_STORE_IDLE for a store that is not asynchronous.
+ */
+int fs_store_async_poll(fs_store_t *store, int wait_ms, double *seconds, char *err,
+                        size_t err_size);
+
+/* Sends the kept batch again after FS_STORE_EUNAVAILABLE. */
+void fs_store_async_retry(fs_store_t *store);
+
+/* Drops the kept batch (it may or may not have landed: the caller re-reads
+ * the stored offsets). No effect on a batch in flight. */
+void fs_store_async_discard(fs_store_t *store);
+
+/* Whether a batch was handed over and its outcome not yet settled (commit()
+ * would refuse another one). 0 for a store that is not asynchronous. */
+int fs_store_async_busy(fs_store_t *store);
+
+/* Whether store came from fs_store_async_new. */
+int fs_store_is_async(const fs_store_t *store);
 
 #endif

@@ -195,17 +195,62 @@ START_TEST(a_partition_ahead_waits_for_the_slow_one)
     ck_assert_uint_eq(stats(&f).late, 0);
     ck_assert_int_eq(send(&f, fast, 1, T0 + 120000, "SE", 0), FS_PIPELINE_TAKEN);
     /* A jump of the slow partition waits for the other to pass 400 s, or to
-     * be known to have nothing more. */
+     * be known to have nothing more: a partition at its end has read all
+     * it holds, so waiting for it (until its idle timeout) would only stall
+     * the other one. */
     ck_assert_int_eq(send(&f, slow, 101, T0 + 400000, "SE", 0), FS_PIPELINE_AHEAD);
     fs_pipeline_partition_at_end(f.p, fast);
-    ck_assert_int_eq(send(&f, slow, 101, T0 + 400000, "SE", 0), FS_PIPELINE_AHEAD);
-    /* At its end, a partition that has spoken still holds the watermark
-     * until the idle timeout (10 s of wall clock). */
-    char msg[128];
-    int n = snprintf(msg, sizeof msg, "{\"ts\":%lld,\"outcome\":\"ok\"}", T0 + 400000);
-    ck_assert_int_eq(fs_pipeline_message(f.p, slow, 101, msg, (size_t)n, NOW + 11000),
-                     FS_PIPELINE_TAKEN);
+    ck_assert_int_eq(send(&f, slow, 101, T0 + 400000, "SE", 0), FS_PIPELINE_TAKEN);
     ck_assert_uint_eq(stats(&f).late, 0);
+    teardown(&f);
+}
+END_TEST
+
+/* The message of one partition at (ts, offset) at wall clock now. */
+static int send_at(fixture_t *f, int handle, int64_t offset, int64_t ts, int64_t now)
+{
+    char msg[128];
+    int n = snprintf(msg, sizeof msg, "{\"ts\":%lld,\"outcome\":\"ok\"}", (long long)ts);
+    return fs_pipeline_message(f->p, handle, offset, msg, (size_t)n, now);
+}
+
+START_TEST(a_waiting_partition_is_not_idle)
+{
+    /* Two partitions wait beyond the horizon for a third that has gone
+     * silent without reaching its end. Waiting with a message is not
+     * silence: when the third is idle, the watermark follows the waiting
+     * partitions, not the wall clock, and their events are not late. */
+    fixture_t f;
+    setup(&f, NULL, 0);
+    int a = fs_pipeline_add_partition(f.p, "plays", 0, FS_EVENT_PLAYBACK, -1);
+    int b = fs_pipeline_add_partition(f.p, "plays", 1, FS_EVENT_PLAYBACK, -1);
+    int c = fs_pipeline_add_partition(f.p, "plays", 2, FS_EVENT_PLAYBACK, -1);
+    fs_pipeline_tick(f.p, NOW);
+    ck_assert_int_eq(send_at(&f, c, 0, T0, NOW), FS_PIPELINE_AHEAD);
+    ck_assert_int_eq(send_at(&f, a, 0, T0, NOW), FS_PIPELINE_AHEAD);
+    ck_assert_int_eq(send_at(&f, b, 0, T0, NOW), FS_PIPELINE_TAKEN);
+    ck_assert_int_eq(send_at(&f, a, 0, T0, NOW), FS_PIPELINE_TAKEN);
+    ck_assert_int_eq(send_at(&f, c, 0, T0, NOW), FS_PIPELINE_TAKEN);
+    for (int i = 1; i <= 10; i++)
+        ck_assert_int_eq(send_at(&f, c, i, T0 + i * 1000, NOW), FS_PIPELINE_TAKEN);
+    /* a and b jump 100 s ahead and wait for c, offered again now and then
+     * (as the consumer does on every poll). */
+    for (int64_t t = NOW; t <= NOW + 9000; t += 3000) {
+        ck_assert_int_eq(send_at(&f, a, 1, T0 + 100000, t), FS_PIPELINE_AHEAD);
+        ck_assert_int_eq(send_at(&f, b, 1, T0 + 100000, t), FS_PIPELINE_AHEAD);
+        fs_pipeline_tick(f.p, t);
+    }
+    /* c has been silent for 12 s: idle. Ticks close what a and b allow,
+     * not a horizon per tick after the wall clock. Then a and b go on, and
+     * their events a little out of order (within the lateness) are on time. */
+    for (int i = 0; i < 5; i++)
+        fs_pipeline_tick(f.p, NOW + 12000 + i * 100);
+    ck_assert_int_eq(send_at(&f, a, 1, T0 + 100000, NOW + 12500), FS_PIPELINE_TAKEN);
+    ck_assert_int_eq(send_at(&f, b, 1, T0 + 100000, NOW + 12500), FS_PIPELINE_TAKEN);
+    ck_assert_int_eq(send_at(&f, a, 2, T0 + 97000, NOW + 12500), FS_PIPELINE_TAKEN);
+    ck_assert_int_eq(send_at(&f, b, 2, T0 + 96000, NOW + 12500), FS_PIPELINE_TAKEN);
+    ck_assert_uint_eq(stats(&f).late, 0);
+    ck_assert_uint_eq(stats(&f).events, 17);
     teardown(&f);
 }
 END_TEST
@@ -367,6 +412,7 @@ int main(void)
     tcase_add_test(tc, offsets_are_fenced);
     tcase_add_test(tc, an_empty_partition_holds_nothing_back);
     tcase_add_test(tc, a_partition_ahead_waits_for_the_slow_one);
+    tcase_add_test(tc, a_waiting_partition_is_not_idle);
     tcase_add_test(tc, burst_fires_once_and_resolves_once);
     tcase_add_test(tc, a_restart_resumes_warm_and_says_the_same);
     suite_add_tcase(s, tc);

@@ -27,6 +27,9 @@
  *             store_available, and the counters are exact;
  *   appended  minutes of events appended to every partition after the
  *             daemon caught up (a producer reconnecting): counters exact.
+ *   skewed    the error topic ends two minutes before the playback topic:
+ *             the playback partitions do not wait for the error partitions,
+ *             read to their end, to go idle, and nothing is late.
  *
  * Every wait is bounded. The daemon and the private redis-server die with
  * the test process (PR_SET_PDEATHSIG), and a failing check kills them,
@@ -1288,7 +1291,10 @@ START_TEST(test_crash)
     test_rng = seed * 2654435761u + 1;
     note(&t, "kill delays from seed %llu (set FORESHOCK_E2E_SEED to change)",
          (unsigned long long)seed);
-    fs_wl_defaults(&params, 0xC4A5, 900, 400);
+    /* 800 events/s: the daemon catches up on the backlog fast enough that at
+     * 400 it could apply the rest within a kill delay, and no life would die
+     * mid-stream. */
+    fs_wl_defaults(&params, 0xC4A5, 900, 800);
     params.incident = &incident;
     fs_workload_t *wl = new_workload(&params);
     fs_wl_producer_t *prod = new_producer();
@@ -1605,7 +1611,9 @@ START_TEST(test_redis_outage)
     /* Everything is in Kafka before the daemon starts, so the outage, and
      * nothing else, happens mid-stream (see test_appended for data that
      * arrives after the daemon caught up). */
-    fs_wl_defaults(&params, 0x0A7A6E, 300, 400);
+    /* Ten minutes at 1000 events/s: with five at 400 the daemon could apply
+     * everything between the 30% mark and the server's stop. */
+    fs_wl_defaults(&params, 0x0A7A6E, 600, 1000);
     fs_workload_t *wl = new_workload(&params);
     fs_wl_producer_t *prod = new_producer();
     produce(&t, wl, prod, INT64_MAX);
@@ -1671,6 +1679,71 @@ START_TEST(test_appended)
 }
 END_TEST
 
+/* ---- g. skewed ------------------------------------------------------------------ */
+
+/* The late count of the daemon's last status line, or -1. */
+static long last_late(const e2e_t *t)
+{
+    FILE *f = fopen(t->log_path, "r");
+    char line[4096];
+    long late = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        const char *l = strstr(line, " late=");
+        if (strstr(line, "event=status") && l)
+            late = strtol(l + 6, NULL, 10);
+    }
+    fclose(f);
+    return late;
+}
+
+/*
+ * Partitions far apart in event time, as a backlog produced in chunks leaves
+ * them: the error topic ends 20 s into a three-minute workload (the rest of
+ * the error events go to a topic the daemon does not read). The playback
+ * partitions run more than the 60 s horizon ahead of the error partitions,
+ * which have been read to their end: they must not wait for those to go
+ * idle (window.idle_timeout, 60 s here) and must not be made late while
+ * they wait.
+ */
+START_TEST(test_skewed)
+{
+    e2e_t t;
+    fs_wl_params_t params;
+    int64_t hw[N_INPUTS];
+    char aside[200], err[512] = "";
+    static const char *const extra[] = {"window.idle_timeout=60s", "log.status_interval=1s",
+                                        NULL};
+
+    e2e_init(&t, "skewed");
+    snprintf(aside, sizeof aside, "%s-aside", t.id);
+    const char *topics[] = {aside};
+    create_topics(&t, topics, 1);
+    e2e_ready(&t);
+    fs_wl_defaults(&params, 0x5CE3ED, 180, 200);
+    fs_workload_t *wl = new_workload(&params);
+    fs_wl_producer_t *prod = new_producer();
+    produce(&t, wl, prod, params.base_ms + 20000);
+    long n = fs_wl_produce(wl, prod, t.playback, aside, INT64_MAX, err, sizeof err);
+    REQUIRE(n >= 0, "producing the workload: %s", err);
+    fs_wl_producer_free(prod, 10000);
+    input_watermarks(&t, hw);
+    daemon_start(&t, extra);
+    int64_t start = fs_test_mono_ms();
+    wait_progress(&t, hw, 1.0, 40000);
+    note(&t, "daemon applied every offset in %.2f s",
+         (double)(fs_test_mono_ms() - start) / 1000.0);
+    fs_test_sleep_ms(1500); /* one more status line */
+    long late = last_late(&t);
+    REQUIRE(late == 0, "%ld events late", late);
+    daemon_stop(&t);
+    fs_wl_free(wl);
+    delete_topics(topics, 1);
+    e2e_finish(&t);
+}
+END_TEST
+
 static Suite *daemon_suite(void)
 {
     Suite *s = suite_create("daemon");
@@ -1685,6 +1758,7 @@ static Suite *daemon_suite(void)
         {"invalid", test_invalid, 120},
         {"redis_outage", test_redis_outage, 180},
         {"appended", test_appended, 120},
+        {"skewed", test_skewed, 120},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -1316,6 +1316,210 @@ START_TEST(test_restart)
 }
 END_TEST
 
+/* ---- the asynchronous store -------------------------------------------- */
+
+/* Waits for the batch in flight and returns its outcome. */
+static int async_outcome(fs_store_t *store, char *err, size_t err_size)
+{
+    int64_t deadline = now_ms() + 20000;
+    int rc;
+
+    while ((rc = fs_store_async_poll(store, 100, NULL, err, err_size)) == FS_STORE_PENDING)
+        ck_assert_msg(now_ms() < deadline, "the store thread did not finish a batch");
+    return rc;
+}
+
+static int blob_eq(void *opaque, const char *key, const void *value, size_t len)
+{
+    int *found = opaque;
+
+    if (strcmp(key, "k") == 0 && len == 3 && memcmp(value, "a\0b", 3) == 0)
+        (*found)++;
+    return 0;
+}
+
+/* commit() copies the batch and returns at once; the thread applies it over
+ * its own connection; one batch in flight at a time; outcomes are reported
+ * once; a fenced batch that had landed is recognised; a batch kept through
+ * an outage lands on retry, or is dropped on discard. */
+START_TEST(test_async)
+{
+    char prefix[200], err[512] = "", slice[64], user[16], id[16], fp[16], state[32],
+         message[32], delivered_id[16], topic[32], key[8], value[4];
+    const char *delivered[1] = {delivered_id};
+    fs_counter_delta_t delta;
+    fs_user_add_t users[1];
+    fs_offset_advance_t off;
+    fs_alert_put_t alert;
+    fs_blob_put_t meta, snap;
+    fs_batch_t b;
+    fs_store_t *store, *plain;
+    int64_t v, n_users;
+    int found = 0;
+
+    make_prefix(prefix, sizeof prefix);
+    store = fs_store_async_new(open_store(prefix), open_store(prefix), err, sizeof err);
+    ck_assert_msg(store != NULL, "fs_store_async_new: %s", err);
+    ck_assert(fs_store_is_async(store));
+    ck_assert_int_eq(fs_store_async_poll(store, 0, NULL, err, sizeof err), FS_STORE_IDLE);
+
+    snprintf(slice, sizeof slice, "global");
+    snprintf(user, sizeof user, "u-1");
+    snprintf(topic, sizeof topic, TOPIC);
+    snprintf(fp, sizeof fp, "fp-1");
+    snprintf(state, sizeof state, "{\"s\":1}");
+    snprintf(id, sizeof id, "id-1");
+    snprintf(message, sizeof message, "{\"m\":1}");
+    snprintf(delivered_id, sizeof delivered_id, "id-0");
+    memcpy(key, "k", 2);
+    memcpy(value, "a\0b", 3);
+    delta = (fs_counter_delta_t){slice, BASE_MS, 7, 3, 1};
+    users[0] = (fs_user_add_t){slice, BASE_MS, user, 3};
+    off = (fs_offset_advance_t){topic, 0, -1, 41};
+    alert = (fs_alert_put_t){fp, state, id, message};
+    meta = (fs_blob_put_t){key, value, 3};
+    snap = (fs_blob_put_t){key, value, 3};
+    memset(&b, 0, sizeof b);
+    b.counters = &delta;
+    b.n_counters = 1;
+    b.users = users;
+    b.n_users = 1;
+    b.offsets = &off;
+    b.n_offsets = 1;
+    b.alerts = &alert;
+    b.n_alerts = 1;
+    b.delivered = delivered;
+    b.n_delivered = 1;
+    b.meta = &meta;
+    b.n_meta = 1;
+    b.has_snapshot = 1;
+    b.snapshot = &snap;
+    b.n_snapshot = 1;
+
+    /* Accepted, then the caller's memory is scribbled over: the thread
+     * applies its own copy. Another batch is refused meanwhile. */
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_OK);
+    memset(slice, 'x', sizeof slice - 1);
+    memset(user, 'y', sizeof user - 1);
+    memset(topic, 'z', sizeof topic - 1);
+    memset(state, 's', sizeof state - 1);
+    memset(value, 'v', sizeof value);
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EUNAVAILABLE);
+    ck_assert(fs_store_async_busy(store));
+    ck_assert_int_eq(async_outcome(store, err, sizeof err), FS_STORE_OK);
+    ck_assert(!fs_store_async_busy(store));
+    ck_assert_int_eq(fs_store_async_poll(store, 0, NULL, err, sizeof err), FS_STORE_IDLE);
+
+    /* Everything landed, read back through the store's reader. */
+    ck_assert_int_eq(attempts_of(store, "global"), 7);
+    ck_assert_int_eq(fs_store_offset(store, TOPIC, 0, &v, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(v, 41);
+    ck_assert_int_eq(fs_store_affected_users(store, "global", BASE_MS,
+                                             BASE_MS + 1000, &n_users, err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(n_users, 1);
+    {
+        const char *kv_alerts[] = {"fp-1", "{\"s\":1}"};
+        const char *kv_outbox[] = {"id-1", "{\"m\":1}"};
+
+        expect_entries(store, 0, 1, kv_alerts);
+        expect_entries(store, 1, 1, kv_outbox);
+    }
+    ck_assert_int_eq(fs_store_read_hash(store, FS_STORE_META, blob_eq, &found, err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(fs_store_read_hash(store, FS_STORE_SNAPSHOT, blob_eq, &found, err,
+                                        sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(found, 2);
+
+    /* The next batch continues from the one that landed. */
+    snprintf(slice, sizeof slice, "global");
+    snprintf(topic, sizeof topic, TOPIC);
+    memset(&b, 0, sizeof b);
+    b.counters = &delta;
+    b.n_counters = 1;
+    b.offsets = &off;
+    b.n_offsets = 1;
+    off = (fs_offset_advance_t){topic, 0, 41, 50};
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(async_outcome(store, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(attempts_of(store, "global"), 14);
+
+    /* A batch from behind is fenced, reported once, and dropped. */
+    off = (fs_offset_advance_t){topic, 0, 41, 45};
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(async_outcome(store, err, sizeof err), FS_STORE_EFENCE);
+    ck_assert_int_eq(fs_store_async_poll(store, 0, NULL, err, sizeof err), FS_STORE_IDLE);
+    ck_assert_int_eq(attempts_of(store, "global"), 14);
+
+    /* A batch applied by an earlier attempt whose reply was lost (here:
+     * applied through another connection): fenced, recognised as landed,
+     * and not applied twice. */
+    plain = open_store(prefix);
+    off = (fs_offset_advance_t){topic, 0, 50, 60};
+    commit_ok(plain, &b);
+    fs_store_free(plain);
+    ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(async_outcome(store, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(attempts_of(store, "global"), 21);
+    ck_assert_int_eq(fs_store_offset(store, TOPIC, 0, &v, err, sizeof err), FS_STORE_OK);
+    ck_assert_int_eq(v, 60);
+    fs_store_free(store);
+    delete_keys(redis_addr, prefix);
+
+    /* Nobody listening: the outcome is "unavailable" once, then the batch
+     * is kept (pending) until it is retried or dropped. */
+    {
+        char addr[64];
+
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", closed_port());
+        store = fs_store_async_new(open_store_at(addr, prefix, 500, RETENTION_MS),
+                                   open_store_at(addr, prefix, 500, RETENTION_MS), err,
+                                   sizeof err);
+        ck_assert_ptr_nonnull(store);
+        off = (fs_offset_advance_t){topic, 0, -1, 5};
+        ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_OK);
+        ck_assert_int_eq(async_outcome(store, err, sizeof err), FS_STORE_EUNAVAILABLE);
+        ck_assert_int_eq(fs_store_async_poll(store, 0, NULL, err, sizeof err),
+                         FS_STORE_PENDING);
+        ck_assert(fs_store_async_busy(store));
+        ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EUNAVAILABLE);
+        fs_store_async_retry(store);
+        ck_assert_int_eq(async_outcome(store, err, sizeof err), FS_STORE_EUNAVAILABLE);
+        fs_store_async_discard(store);
+        ck_assert(!fs_store_async_busy(store));
+        ck_assert_int_eq(fs_store_async_poll(store, 0, NULL, err, sizeof err), FS_STORE_IDLE);
+
+        /* With a private server: it comes up, and the kept batch lands on
+         * retry, once. */
+        if (redis_server_bin != NULL && redis_server_bin[0] != '\0') {
+            int port = closed_port();
+            pid_t pid;
+
+            snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+            fs_store_free(store);
+            store = fs_store_async_new(open_store_at(addr, "fs-async:", 1000, RETENTION_MS),
+                                       open_store_at(addr, "fs-async:", 1000, RETENTION_MS),
+                                       err, sizeof err);
+            ck_assert_ptr_nonnull(store);
+            ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_OK);
+            ck_assert_int_eq(async_outcome(store, err, sizeof err), FS_STORE_EUNAVAILABLE);
+            pid = start_redis(port);
+            wait_ready(store);
+            fs_store_async_retry(store);
+            ck_assert_int_eq(async_outcome(store, err, sizeof err), FS_STORE_OK);
+            ck_assert_int_eq(attempts_of(store, "global"), 7);
+            ck_assert_int_eq(fs_store_offset(store, TOPIC, 0, &v, err, sizeof err), FS_STORE_OK);
+            ck_assert_int_eq(v, 5);
+            fs_store_free(store);
+            stop_redis(pid);
+        } else {
+            fs_store_free(store);
+        }
+    }
+}
+END_TEST
+
 static Suite *store_redis_suite(void)
 {
     Suite *s = suite_create("store_redis");
@@ -1332,6 +1536,7 @@ static Suite *store_redis_suite(void)
     tcase_add_test(tc, test_unreachable);
     tcase_add_test(tc, test_restart);
     tcase_add_test(tc, test_auth);
+    tcase_add_test(tc, test_async);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -179,7 +179,7 @@ int fs_bench_replay_run(const fs_config_t *cfg, const fs_bench_replay_files_t *f
         path_error(err, err_size, files->deadletter);
         goto done;
     }
-    fs_pipeline_sink_t pipeline_sink = {&sink, on_dead_letter, on_alert};
+    fs_pipeline_sink_t pipeline_sink = {&sink, on_dead_letter, on_alert, NULL};
     pipeline = fs_pipeline_new(cfg, store, &pipeline_sink, why, sizeof why);
     if (!pipeline) {
         snprintf(err, err_size, "replay: %s", why);

@@ -108,6 +108,7 @@ typedef struct daemon {
     fs_metrics_t *metrics;
     fs_http_t *http;
     daemon_metrics_t m;
+    int64_t eval_started_ns; /* monotonic start of the bucket being evaluated */
     uint64_t consumed[2]; /* messages taken by the pipeline, by fs_event_kind_t */
     uint64_t stats_reports; /* the consumer's statistics reports already shown */
     int64_t last_report;
@@ -751,28 +752,16 @@ static int metrics_init(daemon_t *d)
     return 0;
 }
 
-/*
- * Closes the buckets the watermark allows, timing their evaluation: the
- * pipeline reads no clock, so the time of a tick that closed k buckets is
- * shared out evenly between them.
- */
-static void tick(daemon_t *d)
+/* The pipeline evaluates a closed bucket: time it (foreshock_evaluation_duration_seconds). */
+static void sink_evaluating(void *opaque, int done)
 {
-    fs_pipeline_stats_t before, after;
-    if (!d->metrics) {
-        fs_pipeline_tick(d->pipeline, wall_ms());
+    daemon_t *d = opaque;
+    if (!d->metrics)
         return;
-    }
-    fs_pipeline_stats(d->pipeline, &before);
-    int64_t t0 = mono_ns();
-    fs_pipeline_tick(d->pipeline, wall_ms());
-    int64_t elapsed = mono_ns() - t0;
-    fs_pipeline_stats(d->pipeline, &after);
-    uint64_t closed = after.buckets_closed > before.buckets_closed
-                          ? after.buckets_closed - before.buckets_closed
-                          : 0;
-    for (uint64_t i = 0; i < closed; i++)
-        fs_metric_observe(d->m.eval_seconds, 0, (double)elapsed / 1e9 / (double)closed);
+    if (!done)
+        d->eval_started_ns = mono_ns();
+    else
+        fs_metric_observe(d->m.eval_seconds, 0, (double)(mono_ns() - d->eval_started_ns) / 1e9);
 }
 
 /* Why /readyz answers 503, or NULL when the daemon is ready. */
@@ -914,7 +903,7 @@ int fs_daemon_run(const fs_config_t *cfg)
         fs_log(FS_LOG_ERROR, "startup_failed", "reason=%s", fs_log_quote(err, q, sizeof q));
         goto done;
     }
-    fs_pipeline_sink_t sink = {d, sink_dead_letter, sink_alert};
+    fs_pipeline_sink_t sink = {d, sink_dead_letter, sink_alert, sink_evaluating};
     d->pipeline = fs_pipeline_new(cfg, d->store, &sink, err, sizeof err);
     if (!d->pipeline) {
         fs_log(FS_LOG_ERROR, "startup_failed", "reason=%s", fs_log_quote(err, q, sizeof q));
@@ -955,7 +944,7 @@ int fs_daemon_run(const fs_config_t *cfg)
         if (d->store_down || fs_consumer_brokers_up(d->consumer) == 0)
             fs_pipeline_touch(d->pipeline, wall_ms());
         else
-            tick(d);
+            fs_pipeline_tick(d->pipeline, wall_ms());
         int64_t now = mono_ms();
         int rc = FS_STORE_IDLE;
         if (d->async) {

@@ -869,8 +869,13 @@ static void close_until(fs_pipeline_t *p, int64_t wm)
 {
     if (!fs_aggregate_started(p->agg) || wm == INT64_MIN)
         return;
-    while (fs_aggregate_open_from(p->agg) + p->cfg->window_bucket_ms <= wm)
+    while (fs_aggregate_open_from(p->agg) + p->cfg->window_bucket_ms <= wm) {
+        if (p->sink.evaluating)
+            p->sink.evaluating(p->sink.opaque, 0);
         close_bucket(p);
+        if (p->sink.evaluating)
+            p->sink.evaluating(p->sink.opaque, 1);
+    }
 }
 
 void fs_pipeline_tick(fs_pipeline_t *p, int64_t now_ms)

@@ -34,6 +34,11 @@ typedef struct fs_pipeline_sink {
     /* An alert message whose store batch committed: publish it (key =
      * fingerprint) and call fs_pipeline_delivered(id) once it is acknowledged. */
     void (*alert)(void *opaque, const char *id, const char *fingerprint, const char *message);
+    /* Optional (may be NULL): called with done = 0 before a closed bucket is
+     * evaluated (models, localization, alert decisions) and with done = 1
+     * after, so that the caller can time evaluation; the pipeline reads no
+     * clock itself. */
+    void (*evaluating)(void *opaque, int done);
 } fs_pipeline_sink_t;
 
 typedef struct fs_pipeline_stats {

@@ -17,6 +17,8 @@
 
 typedef struct sink_log {
     int dead, alerts_firing, alerts_resolved;
+    int evaluating;      /* inside a bucket's evaluation */
+    uint64_t evaluated;  /* evaluations begun and ended */
     char last_reason[128];
     char last_alert[8192];
     fs_pipeline_t *p;
@@ -43,6 +45,16 @@ static void on_alert(void *opaque, const char *id, const char *fp, const char *m
     fs_pipeline_delivered(log->p, id);
 }
 
+/* Each closed bucket's evaluation is announced, then finished, never nested. */
+static void on_evaluating(void *opaque, int done)
+{
+    sink_log_t *log = opaque;
+    ck_assert_int_eq(log->evaluating, !!done);
+    log->evaluating = !done;
+    if (done)
+        log->evaluated++;
+}
+
 typedef struct fixture {
     fs_config_t *cfg;
     fs_store_t *store;
@@ -63,7 +75,7 @@ static void setup(fixture_t *f, const char *const *overrides, size_t n)
         ck_assert_int_eq(fs_config_override(f->cfg, overrides[i], (int)i + 1, &diag), 0);
     ck_assert_int_eq(fs_config_finish(f->cfg, &diag), 0);
     f->store = fs_store_open(f->cfg, err, sizeof err);
-    fs_pipeline_sink_t sink = {&f->log, on_dead, on_alert};
+    fs_pipeline_sink_t sink = {&f->log, on_dead, on_alert, on_evaluating};
     f->p = fs_pipeline_new(f->cfg, f->store, &sink, err, sizeof err);
     ck_assert_msg(f->p != NULL, "%s", err);
     f->log.p = f->p;
@@ -111,6 +123,10 @@ START_TEST(invalid_late_and_future_events_are_counted_not_applied)
     ck_assert_uint_eq(s.future, 1);
     ck_assert_uint_eq(s.events, 2);
     ck_assert_int_eq(s.watermark_ms, T0 + 25000);
+    /* Every closed bucket was evaluated through the sink's hook (timed by the daemon). */
+    ck_assert_uint_gt(s.buckets_closed, 0);
+    ck_assert_uint_eq(f.log.evaluated, s.buckets_closed);
+    ck_assert_int_eq(f.log.evaluating, 0);
     /* A message at or below the last offset is ignored. */
     send(&f, h, 4, T0 + 30000, "SE", 0);
     ck_assert_uint_eq(stats(&f).events, 2);
@@ -151,7 +167,7 @@ START_TEST(offsets_are_fenced)
     ck_assert(!fs_pipeline_dirty(f.p));
 
     /* A second pipeline that believes nothing is stored is refused. */
-    fs_pipeline_sink_t sink = {&f.log, on_dead, on_alert};
+    fs_pipeline_sink_t sink = {&f.log, on_dead, on_alert, NULL};
     fs_pipeline_t *other = fs_pipeline_new(f.cfg, f.store, &sink, err, sizeof err);
     int h2 = fs_pipeline_add_partition(other, "plays", 3, FS_EVENT_PLAYBACK, -1);
     send(&(fixture_t){.p = other}, h2, 11, T0, "SE", 0);
@@ -352,7 +368,7 @@ START_TEST(a_restart_resumes_warm_and_says_the_same)
 
     /* The reference: everything in one life. */
     setup(&ref, x, 2);
-    fs_pipeline_sink_t ref_sink = {&t_ref, dead_ignore, record_alert};
+    fs_pipeline_sink_t ref_sink = {&t_ref, dead_ignore, record_alert, NULL};
     fs_pipeline_t *p = fs_pipeline_new(ref.cfg, ref.store, &ref_sink, err, sizeof err);
     t_ref.p = p;
     int h = fs_pipeline_add_partition(p, "plays", 0, FS_EVENT_PLAYBACK, -1);
@@ -364,7 +380,7 @@ START_TEST(a_restart_resumes_warm_and_says_the_same)
     /* The same input with a restart in the middle of the incident, right
      * after a batch. */
     setup(&run, x, 2);
-    fs_pipeline_sink_t run_sink = {&t_run, dead_ignore, record_alert};
+    fs_pipeline_sink_t run_sink = {&t_run, dead_ignore, record_alert, NULL};
     p = fs_pipeline_new(run.cfg, run.store, &run_sink, err, sizeof err);
     t_run.p = p;
     h = fs_pipeline_add_partition(p, "plays", 0, FS_EVENT_PLAYBACK, -1);

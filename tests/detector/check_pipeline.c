@@ -17,8 +17,8 @@
 
 typedef struct sink_log {
     int dead, alerts_firing, alerts_resolved;
-    int evaluating;      /* inside a bucket's evaluation */
-    uint64_t evaluated;  /* evaluations begun and ended */
+    int evaluating;     /* inside a bucket's evaluation */
+    uint64_t evaluated; /* evaluations begun and ended */
     char last_reason[128];
     char last_alert[8192];
     fs_pipeline_t *p;

@@ -279,7 +279,6 @@ static int64_t on_assigned(void *opaque, const char *topic, int32_t partition,
             fs_log(FS_LOG_WARN, "store_unavailable", "during=assign reason=%s",
                    fs_log_quote(err, q, sizeof q));
         d->store_down = 1;
-        fs_metric_add(d->m.redis_errors, 0, 1);
         report(d, 1);
         if (stop_requested)
             break;
@@ -376,8 +375,6 @@ static void flush_done(daemon_t *d, int rc, const char *err, double seconds)
         fs_metric_observe(d->m.flush_seconds, 0, seconds);
     if (rc == FS_STORE_EFENCE)
         fs_metric_add(d->m.fenced, 0, 1);
-    else if (rc != FS_STORE_OK)
-        fs_metric_add(d->m.redis_errors, 0, 1);
     if (rc == FS_STORE_OK) {
         publish_awaiting(d);
         if (d->consumer)
@@ -553,7 +550,6 @@ static int restore(daemon_t *d)
             fs_log(FS_LOG_WARN, "store_unavailable", "during=start reason=%s",
                    fs_log_quote(err, q, sizeof q));
         d->store_down = 1;
-        fs_metric_add(d->m.redis_errors, 0, 1);
         report(d, 1);
         for (size_t i = 0; i < d->n_pending; i++) {
             free(d->pending_ids[i]);
@@ -690,9 +686,10 @@ static int metrics_init(daemon_t *d)
     m->round_trips = fs_metrics_counter(r, "foreshock_redis_round_trips_total",
                                         "Requests sent to Redis (0 with store = memory).", NULL);
     m->redis_errors = fs_metrics_counter(r, "foreshock_redis_errors_total",
-                                         "Store calls of the daemon loop that failed (Redis "
-                                         "unreachable, timed out or refusing), each retry "
-                                         "counted.",
+                                         "Store calls that failed (Redis unreachable, timed "
+                                         "out or refusing), each retry counted, the "
+                                         "asynchronous commits and the pipeline's reads "
+                                         "included.",
                                          NULL);
     m->fenced = fs_metrics_counter(r, "foreshock_store_fenced_total",
                                    "Store batches refused by the offset fence (another instance "
@@ -830,8 +827,10 @@ static void report(daemon_t *d, int force)
         if (s.buckets_closed)
             fs_metric_set(m->watermark, 0, (double)s.watermark_ms / 1000.0);
     }
-    if (d->store)
+    if (d->store) {
         fs_metric_set(m->round_trips, 0, (double)fs_store_round_trips(d->store));
+        fs_metric_set(m->redis_errors, 0, (double)fs_store_failures(d->store));
+    }
     if (d->consumer) {
         fs_metric_set(m->assigned, 0, fs_consumer_assigned(d->consumer));
         int up = fs_consumer_brokers_up(d->consumer);
@@ -961,7 +960,6 @@ int fs_daemon_run(const fs_config_t *cfg)
                     fs_store_async_retry(d->store);
                     next_retry = INT64_MAX; /* until this attempt fails */
                 } else {
-                    fs_metric_add(d->m.redis_errors, 0, 1);
                     fs_log(FS_LOG_DEBUG, "store_still_unavailable", "reason=%s",
                            fs_log_quote(why, quoted, sizeof quoted));
                     next_retry = now + backoff;

@@ -62,6 +62,7 @@ typedef struct async_store {
     char err[512];
     double seconds;        /* of the last attempt */
     uint64_t writer_trips; /* the writer's round trips after its last call */
+    uint64_t writer_failures; /* the writer's failed calls after its last call */
 } async_store_t;
 
 static const fs_store_ops_t async_ops;
@@ -264,12 +265,14 @@ static void *store_thread(void *arg)
             rc = FS_STORE_OK;
         double seconds = mono_s() - t0;
         uint64_t trips = fs_store_round_trips(s->writer);
+        uint64_t failures = fs_store_failures(s->writer);
 
         pthread_mutex_lock(&s->lock);
         s->rc = rc;
         snprintf(s->err, sizeof s->err, "%s", err);
         s->seconds = seconds;
         s->writer_trips = trips;
+        s->writer_failures = failures;
         s->state = SLOT_DONE;
         pthread_cond_broadcast(&s->landed);
     }
@@ -359,6 +362,17 @@ static uint64_t async_round_trips(const fs_store_t *store)
     return trips + fs_store_round_trips(s->reader);
 }
 
+/* The calls made through this store (the reader's included) and the
+ * writer's commits on the store thread. */
+static uint64_t async_failures(const fs_store_t *store)
+{
+    async_store_t *s = (async_store_t *)(uintptr_t)store;
+    pthread_mutex_lock(&s->lock);
+    uint64_t failures = s->writer_failures;
+    pthread_mutex_unlock(&s->lock);
+    return failures + s->base.failures;
+}
+
 static void async_free(fs_store_t *store)
 {
     async_store_t *s = (async_store_t *)store;
@@ -391,6 +405,7 @@ static const fs_store_ops_t async_ops = {
     .read_hash = async_read_hash,
     .ping = async_ping,
     .round_trips = async_round_trips,
+    .failures = async_failures,
     .free = async_free,
 };
 

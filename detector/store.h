@@ -117,13 +117,25 @@ typedef struct fs_store_ops {
                      char *err, size_t err_size);
     int (*ping)(fs_store_t *store, char *err, size_t err_size);
     uint64_t (*round_trips)(const fs_store_t *store);
+    /* Failed calls, when the header's count is not all of them (NULL: it is). */
+    uint64_t (*failures)(const fs_store_t *store);
     void (*free)(fs_store_t *store);
 } fs_store_ops_t;
 
 /* Every implementation starts with this header. */
 struct fs_store {
     const fs_store_ops_t *ops;
+    uint64_t failures; /* calls through the functions below that failed (zeroed at creation) */
 };
+
+/* Counts a failed call: unreachable, timed out or refusing (FS_STORE_EUNAVAILABLE,
+ * FS_STORE_EINVALID). A fenced batch is not a store failure. */
+static inline int fs_store_counted(fs_store_t *s, int rc)
+{
+    if (rc == FS_STORE_EUNAVAILABLE || rc == FS_STORE_EINVALID)
+        s->failures++;
+    return rc;
+}
 
 /*
  * Opens the store that cfg->store names (cfg is borrowed). Returns NULL with
@@ -135,61 +147,69 @@ fs_store_t *fs_store_open(const fs_config_t *cfg, char *err, size_t err_size);
 /* Applies a batch atomically (see above). */
 static inline int fs_store_commit(fs_store_t *s, const fs_batch_t *b, char *err, size_t n)
 {
-    return s->ops->commit(s, b, err, n);
+    return fs_store_counted(s, s->ops->commit(s, b, err, n));
 }
 
 /* The last applied offset of a partition, or -1 in *offset when none. */
 static inline int fs_store_offset(fs_store_t *s, const char *topic, int32_t partition,
                                   int64_t *offset, char *err, size_t n)
 {
-    return s->ops->offset(s, topic, partition, offset, err, n);
+    return fs_store_counted(s, s->ops->offset(s, topic, partition, offset, err, n));
 }
 
 /* Calls cb for every stored counter of buckets in [from_ms, to_ms). */
 static inline int fs_store_buckets(fs_store_t *s, int64_t from_ms, int64_t to_ms,
                                    fs_store_bucket_cb cb, void *opaque, char *err, size_t n)
 {
-    return s->ops->buckets(s, from_ms, to_ms, cb, opaque, err, n);
+    return fs_store_counted(s, s->ops->buckets(s, from_ms, to_ms, cb, opaque, err, n));
 }
 
 /* Calls cb(fingerprint, state) for every open alert. */
 static inline int fs_store_alerts(fs_store_t *s, fs_store_entry_cb cb, void *opaque, char *err,
                                   size_t n)
 {
-    return s->ops->alerts(s, cb, opaque, err, n);
+    return fs_store_counted(s, s->ops->alerts(s, cb, opaque, err, n));
 }
 
 /* Calls cb(id, message) for every alert message not yet marked delivered. */
 static inline int fs_store_outbox(fs_store_t *s, fs_store_entry_cb cb, void *opaque, char *err,
                                   size_t n)
 {
-    return s->ops->outbox(s, cb, opaque, err, n);
+    return fs_store_counted(s, s->ops->outbox(s, cb, opaque, err, n));
 }
 
 /* Distinct users with a failure or error in slice over [from_ms, to_ms). */
 static inline int fs_store_affected_users(fs_store_t *s, const char *slice, int64_t from_ms,
                                           int64_t to_ms, int64_t *count, char *err, size_t n)
 {
-    return s->ops->affected_users(s, slice, from_ms, to_ms, count, err, n);
+    return fs_store_counted(s, s->ops->affected_users(s, slice, from_ms, to_ms, count, err, n));
 }
 
 /* Calls cb(key, value, len) for every entry of the meta or snapshot hash. */
 static inline int fs_store_read_hash(fs_store_t *s, fs_store_hash_t which, fs_store_blob_cb cb,
                                      void *opaque, char *err, size_t n)
 {
-    return s->ops->read_hash(s, which, cb, opaque, err, n);
+    return fs_store_counted(s, s->ops->read_hash(s, which, cb, opaque, err, n));
 }
 
 /* Checks the store answers. */
 static inline int fs_store_ping(fs_store_t *s, char *err, size_t n)
 {
-    return s->ops->ping(s, err, n);
+    return fs_store_counted(s, s->ops->ping(s, err, n));
 }
 
 /* Requests sent to the server so far (0 for the memory store). */
 static inline uint64_t fs_store_round_trips(const fs_store_t *s)
 {
     return s->ops->round_trips(s);
+}
+
+/* Calls that failed so far (FS_STORE_EUNAVAILABLE, FS_STORE_EINVALID), the
+ * store's internal ones included (e.g. an asynchronous commit's). Read it
+ * from the thread that calls the store. */
+static inline uint64_t fs_store_failures(const fs_store_t *s)
+{
+    return s->ops->failures ? s->ops->failures(s) : s->failures;
 }
 
 /* Closes the store. Accepts NULL. */

@@ -983,6 +983,7 @@ static void expect_unavailable(fs_store_t *store, int64_t timeout_ms)
     b.n_counters = 1;
     b.offsets = &off;
     b.n_offsets = 1;
+    uint64_t failures = fs_store_failures(store);
     for (call = 0; call < 7; call++) {
         err[0] = '\0';
         start = now_ms();
@@ -1013,6 +1014,8 @@ static void expect_unavailable(fs_store_t *store, int64_t timeout_ms)
         ck_assert_msg(rc == FS_STORE_EUNAVAILABLE, "call %d: %d (%s), want EUNAVAILABLE", call, rc,
                       err);
         ck_assert_msg(err[0] != '\0', "call %d: no message", call);
+        /* Every failed call is counted (foreshock_redis_errors_total). */
+        ck_assert_uint_eq(fs_store_failures(store), failures + (uint64_t)call + 1);
         ck_assert_msg(now_ms() - start < timeout_ms + 1500, "call %d took %lld ms", call,
                       (long long)(now_ms() - start));
     }

@@ -39,6 +39,8 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* With nothing to commit, Redis is pinged this often to notice an outage. */
+#define IDLE_PING_MS 5000
 #define OUTBOX_SCAN_DEPTH 10000
 #define MAX_HANDLES 4096
 #define REPORT_INTERVAL_MS 100
@@ -927,6 +929,7 @@ int fs_daemon_run(const fs_config_t *cfg)
            cfg->topics_playback, cfg->topics_errors);
 
     int64_t last_flush = mono_ms(), last_status = last_flush, next_retry = 0;
+    int64_t last_contact = last_flush; /* the last turn that had a batch to commit */
     int64_t backoff = BACKOFF_MIN_MS;
     fs_pipeline_stats_t prev = {0};
     uint64_t prev_trips = 0;
@@ -972,9 +975,37 @@ int fs_daemon_run(const fs_config_t *cfg)
                     rc = FS_STORE_PENDING; /* handed over: the outcome comes later */
             }
         } else if ((!d->store_down && now - last_flush >= cfg->window_flush_ms) ||
-                   (d->store_down && now >= next_retry)) {
+                   (d->store_down && now >= next_retry && fs_pipeline_dirty(d->pipeline))) {
             rc = flush_now(d);
             last_flush = now;
+        }
+        /* With nothing to commit no batch talks to Redis, so ask it now and
+         * then: an outage shows (log, store_up, /readyz) and consumption
+         * pauses before the next batch needs the store; once it answers
+         * again, consumption resumes. */
+        int quiet = rc == FS_STORE_IDLE && !fs_pipeline_dirty(d->pipeline) &&
+                    !(d->async && fs_store_async_busy(d->store));
+        if (!quiet)
+            last_contact = now;
+        else if (d->store_down ? now >= next_retry : now - last_contact >= IDLE_PING_MS) {
+            char why[512], quoted[600];
+            last_contact = now;
+            if (fs_store_ping(d->store, why, sizeof why) == FS_STORE_OK) {
+                if (d->store_down) {
+                    fs_log(FS_LOG_INFO, "store_available", NULL);
+                    d->store_down = 0;
+                    fs_consumer_resume(d->consumer);
+                    backoff = BACKOFF_MIN_MS;
+                }
+            } else {
+                if (!d->store_down)
+                    fs_log(FS_LOG_WARN, "store_unavailable", "during=idle reason=%s",
+                           fs_log_quote(why, quoted, sizeof quoted));
+                d->store_down = 1;
+                fs_consumer_pause(d->consumer);
+                next_retry = now + backoff;
+                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+            }
         }
         if (rc != FS_STORE_IDLE && rc != FS_STORE_PENDING) {
             if (rc == FS_STORE_OK) {

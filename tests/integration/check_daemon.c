@@ -1276,7 +1276,7 @@ static uint64_t test_rnd(void)
 
 START_TEST(test_crash)
 {
-    static const double kill_at[] = {0.20, 0.45, 0.70};
+    static const double kill_at[] = {0.15, 0.35, 0.55};
     static const char *const extra[] = {"window.flush_interval=200ms", "detect.warmup=60s", NULL};
     const fs_wl_incident_t incident = {"BR", "android", 300, 420, 10.0};
     e2e_t t;
@@ -1291,10 +1291,11 @@ START_TEST(test_crash)
     test_rng = seed * 2654435761u + 1;
     note(&t, "kill delays from seed %llu (set FORESHOCK_E2E_SEED to change)",
          (unsigned long long)seed);
-    /* 800 events/s: the daemon catches up on the backlog fast enough that at
-     * 400 it could apply the rest within a kill delay, and no life would die
-     * mid-stream. */
-    fs_wl_defaults(&params, 0xC4A5, 900, 800);
+    /* 1000 events/s (0.93 M events): a restarted daemon catches up on the
+     * backlog in batches of up to a quarter of a smaller workload (one batch
+     * in flight while the next gathers), so with fewer events a life could
+     * apply the rest within a kill delay and die after the stream, not in it. */
+    fs_wl_defaults(&params, 0xC4A5, 900, 1000);
     params.incident = &incident;
     fs_workload_t *wl = new_workload(&params);
     fs_wl_producer_t *prod = new_producer();

@@ -40,21 +40,18 @@
 #include "tests/integration/services.h"
 #include "tests/integration/workload.h"
 
-#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -108,66 +105,6 @@ typedef struct e2e {
 /* The running test, for the failure path. */
 static e2e_t *current;
 
-static redisContext *raw_connect(const char *address)
-{
-    struct timeval tv = {3, 0};
-    const char *colon = strrchr(address, ':');
-    char host[256];
-    redisContext *c;
-    if (!colon || (size_t)(colon - address) >= sizeof host)
-        return NULL;
-    memcpy(host, address, (size_t)(colon - address));
-    host[colon - address] = '\0';
-    c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
-    if (!c || c->err) {
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    return c;
-}
-
-/* SCAN+DEL of every key under prefix. Returns the number of keys left
- * afterwards, or -1 if Redis could not be asked. Never asserts: it also runs
- * on the failure path. */
-static long delete_keys(const char *address, const char *prefix)
-{
-    redisContext *c = raw_connect(address);
-    char cursor[32] = "0", pattern[300];
-    long left = 0;
-    if (!c)
-        return -1;
-    snprintf(pattern, sizeof pattern, "%s*", prefix);
-    for (int pass = 0; pass < 2; pass++) {
-        snprintf(cursor, sizeof cursor, "0");
-        do {
-            redisReply *reply = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-            if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-                if (reply)
-                    freeReplyObject(reply);
-                redisFree(c);
-                return -1;
-            }
-            snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
-            redisReply *keys = reply->element[1];
-            for (size_t i = 0; i < keys->elements; i++) {
-                if (pass == 1) {
-                    left++;
-                    continue;
-                }
-                redisReply *del =
-                    redisCommand(c, "DEL %b", keys->element[i]->str, (size_t)keys->element[i]->len);
-                if (del)
-                    freeReplyObject(del);
-            }
-            freeReplyObject(reply);
-        } while (strcmp(cursor, "0") != 0);
-    }
-    redisFree(c);
-    return left;
-}
-
 /* The failure path: nothing of the test may outlive it. */
 static void fail_cleanup(void)
 {
@@ -190,7 +127,7 @@ static void fail_cleanup(void)
     if (keep && strcmp(keep, "1") == 0)
         fprintf(stderr, "keys %s* kept on %s\n", t->prefix, t->redis);
     else if (t->redis_pid <= 0 || kill(t->redis_pid, 0) == 0)
-        delete_keys(t->redis, t->prefix);
+        fs_test_redis_delete_keys(t->redis, t->prefix);
     if (t->redis_pid > 0)
         fs_test_reap(t->redis_pid);
     if (t->redis_dir[0] && !(keep && strcmp(keep, "1") == 0)) {
@@ -254,96 +191,6 @@ static rd_kafka_t *new_reader(void)
         "enable.auto.commit",   "false",    "enable.partition.eof", "true", "client.id",
         "foreshock-e2e-reader", "group.id", "foreshock-e2e-reader", NULL};
     return new_client(RD_KAFKA_CONSUMER, props);
-}
-
-/* Creates the topics with PARTITIONS partitions and waits until the
- * metadata shows them all. */
-static void create_topics(e2e_t *t, const char *const *names, size_t n)
-{
-    char errstr[512];
-    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, NULL);
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-    rd_kafka_NewTopic_t *topics[8];
-    rd_kafka_AdminOptions_t *options =
-        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr);
-    for (size_t i = 0; i < n; i++) {
-        topics[i] = rd_kafka_NewTopic_new(names[i], PARTITIONS, 1, errstr, sizeof errstr);
-        REQUIRE(topics[i] != NULL, "NewTopic %s: %s", names[i], errstr);
-    }
-    rd_kafka_CreateTopics(rk, topics, n, options, queue);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, ADMIN_TIMEOUT_MS + 5000);
-    REQUIRE(ev != NULL, "CreateTopics: no answer within %d ms", ADMIN_TIMEOUT_MS + 5000);
-    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
-    REQUIRE(res != NULL && rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_NO_ERROR,
-            "CreateTopics: %s", rd_kafka_event_error_string(ev));
-    size_t cnt;
-    const rd_kafka_topic_result_t **results = rd_kafka_CreateTopics_result_topics(res, &cnt);
-    for (size_t i = 0; i < cnt; i++) {
-        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
-        REQUIRE(e == RD_KAFKA_RESP_ERR_NO_ERROR, "create topic %s: %s",
-                rd_kafka_topic_result_name(results[i]),
-                rd_kafka_topic_result_error_string(results[i]));
-    }
-    rd_kafka_event_destroy(ev);
-    for (size_t i = 0; i < n; i++)
-        rd_kafka_NewTopic_destroy(topics[i]);
-    rd_kafka_AdminOptions_destroy(options);
-    rd_kafka_queue_destroy(queue);
-
-    /* The broker answers before every partition has a leader everywhere. */
-    int64_t deadline = fs_test_mono_ms() + ADMIN_TIMEOUT_MS;
-    for (size_t i = 0; i < n; i++) {
-        for (;;) {
-            const rd_kafka_metadata_t *md = NULL;
-            rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, names[i], NULL);
-            rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
-            int ok = e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-                     md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                     md->topics[0].partition_cnt == PARTITIONS;
-            for (int p = 0; ok && p < md->topics[0].partition_cnt; p++)
-                ok = md->topics[0].partitions[p].leader >= 0;
-            if (md)
-                rd_kafka_metadata_destroy(md);
-            rd_kafka_topic_destroy(rkt);
-            if (ok)
-                break;
-            REQUIRE(fs_test_mono_ms() < deadline, "topic %s: no complete metadata within %d ms", names[i],
-                    ADMIN_TIMEOUT_MS);
-            fs_test_sleep_ms(100);
-        }
-    }
-    rd_kafka_destroy(rk);
-    (void)t;
-}
-
-/* Deletes the test's topics; best effort, bounded. */
-static void delete_topics(const char *const *names, size_t n)
-{
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) !=
-        RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(conf);
-        return;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        return;
-    }
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-    rd_kafka_DeleteTopic_t *topics[8];
-    for (size_t i = 0; i < n; i++)
-        topics[i] = rd_kafka_DeleteTopic_new(names[i]);
-    rd_kafka_DeleteTopics(rk, topics, n, NULL, queue);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, 10000);
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    for (size_t i = 0; i < n; i++)
-        rd_kafka_DeleteTopic_destroy(topics[i]);
-    rd_kafka_queue_destroy(queue);
-    rd_kafka_destroy(rk);
 }
 
 /* One message read back from a topic. */
@@ -537,7 +384,10 @@ static void e2e_init(e2e_t *t, const char *name)
     REQUIRE(fd >= 0, "mkstemp: %s", strerror(errno));
     close(fd);
     const char *topics[] = {t->playback, t->errors, t->alerts, t->deadletter};
-    create_topics(t, topics, 4);
+    char err[512];
+    REQUIRE(fs_test_create_topics(brokers, topics, 4, PARTITIONS, ADMIN_TIMEOUT_MS, err,
+                                  sizeof err) == 0,
+            "%s", err);
     t->meta = new_reader();
     note(t, "topics %s-{playback,errors,alerts,deadletter} created", t->id);
 }
@@ -556,7 +406,7 @@ static void e2e_finish(e2e_t *t)
 {
     const char *topics[] = {t->playback, t->errors, t->alerts, t->deadletter};
     REQUIRE(t->daemon == 0, "the test left the daemon running");
-    long left = delete_keys(t->redis, t->prefix);
+    long left = fs_test_redis_delete_keys(t->redis, t->prefix);
     REQUIRE(left == 0, "deleting the keys %s* of %s: %ld left", t->prefix, t->redis, left);
     fs_store_free(t->store);
     fs_config_free(t->cfg);
@@ -569,7 +419,7 @@ static void e2e_finish(e2e_t *t)
         if (system(cmd) != 0)
             note(t, "could not remove %s", t->redis_dir);
     }
-    delete_topics(topics, 4);
+    fs_test_delete_topics(brokers, topics, 4);
     unlink(t->conf_path);
     unlink(t->log_path);
     note(t, "passed");
@@ -1484,21 +1334,6 @@ END_TEST
 
 /* ---- e. Redis outage ----------------------------------------------------------------- */
 
-static int free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0, "socket: %s", strerror(errno));
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "bind: %s", strerror(errno));
-    REQUIRE(getsockname(fd, (struct sockaddr *)&sa, &len) == 0, "getsockname");
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* Starts the private redis-server (durable: AOF fsynced on every write) and
  * waits until it answers PING. */
 static void start_private_redis(e2e_t *t)
@@ -1530,7 +1365,7 @@ static void start_private_redis(e2e_t *t)
     t->redis_pid = pid;
     int64_t deadline = fs_test_mono_ms() + 15000;
     for (;;) {
-        redisContext *c = raw_connect(t->redis);
+        redisContext *c = fs_test_redis_connect(t->redis);
         if (c) {
             redisReply *r = redisCommand(c, "PING");
             int ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
@@ -1603,7 +1438,8 @@ START_TEST(test_redis_outage)
     e2e_init(&t, "outage");
     snprintf(t.redis_dir, sizeof t.redis_dir, "/tmp/fs-e2e-redis-XXXXXX");
     REQUIRE(mkdtemp(t.redis_dir) != NULL, "mkdtemp: %s", strerror(errno));
-    t.redis_port = free_port();
+    t.redis_port = fs_test_free_port();
+    REQUIRE(t.redis_port > 0, "no free port");
     snprintf(t.redis, sizeof t.redis, "127.0.0.1:%d", t.redis_port);
     start_private_redis(&t);
     note(&t, "private redis-server on %s, dir %s", t.redis, t.redis_dir);
@@ -1720,7 +1556,9 @@ START_TEST(test_skewed)
     e2e_init(&t, "skewed");
     snprintf(aside, sizeof aside, "%s-aside", t.id);
     const char *topics[] = {aside};
-    create_topics(&t, topics, 1);
+    REQUIRE(fs_test_create_topics(brokers, topics, 1, PARTITIONS, ADMIN_TIMEOUT_MS, err,
+                                  sizeof err) == 0,
+            "%s", err);
     e2e_ready(&t);
     fs_wl_defaults(&params, 0x5CE3ED, 180, 200);
     fs_workload_t *wl = new_workload(&params);
@@ -1740,7 +1578,7 @@ START_TEST(test_skewed)
     REQUIRE(late == 0, "%ld events late", late);
     daemon_stop(&t);
     fs_wl_free(wl);
-    delete_topics(topics, 1);
+    fs_test_delete_topics(brokers, topics, 1);
     e2e_finish(&t);
 }
 END_TEST

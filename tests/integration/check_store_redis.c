@@ -15,7 +15,6 @@
 #include "detector/store_redis.h"
 #include "tests/integration/services.h"
 
-#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -126,18 +125,23 @@ static void commit_ok(fs_store_t *store, const fs_batch_t *batch)
  * store's back. */
 static redisContext *raw_connect(const char *address)
 {
-    struct timeval tv = {5, 0};
-    const char *colon = strrchr(address, ':');
-    char host[256];
-    redisContext *c;
-
-    ck_assert_msg(colon != NULL && (size_t)(colon - address) < sizeof host, "address %s", address);
-    memcpy(host, address, (size_t)(colon - address));
-    host[colon - address] = '\0';
-    c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
-    ck_assert_msg(c != NULL && !c->err, "connect %s: %s", address, c ? c->errstr : "OOM");
-    ck_assert_int_eq(redisSetTimeout(c, tv), REDIS_OK);
+    redisContext *c = fs_test_redis_connect(address);
+    ck_assert_msg(c != NULL, "cannot connect to redis at %s", address);
     return c;
+}
+
+/* Deletes every key under prefix and checks none is left. */
+static void delete_keys(const char *address, const char *prefix)
+{
+    ck_assert_int_eq(fs_test_redis_delete_keys(address, prefix), 0);
+}
+
+/* A loopback port nobody listens on. */
+static int closed_port(void)
+{
+    int port = fs_test_free_port();
+    ck_assert_int_gt(port, 0);
+    return port;
 }
 
 static long long raw_integer(redisContext *c, const char *format, const char *key)
@@ -151,43 +155,6 @@ static long long raw_integer(redisContext *c, const char *format, const char *ke
     v = reply->integer;
     freeReplyObject(reply);
     return v;
-}
-
-/* Deletes every key under prefix and checks none is left. */
-static void delete_keys(const char *address, const char *prefix)
-{
-    redisContext *c = raw_connect(address);
-    char cursor[32] = "0", pattern[300];
-    int left = 0;
-
-    snprintf(pattern, sizeof pattern, "%s*", prefix);
-    do {
-        redisReply *reply = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-        redisReply *keys;
-        size_t i;
-
-        ck_assert_msg(reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2,
-                      "SCAN failed");
-        snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
-        keys = reply->element[1];
-        for (i = 0; i < keys->elements; i++) {
-            redisReply *del =
-                redisCommand(c, "DEL %b", keys->element[i]->str, (size_t)keys->element[i]->len);
-
-            ck_assert_ptr_nonnull(del);
-            freeReplyObject(del);
-        }
-        freeReplyObject(reply);
-    } while (strcmp(cursor, "0") != 0);
-    {
-        redisReply *reply = redisCommand(c, "SCAN 0 MATCH %s COUNT 100000", pattern);
-
-        ck_assert_ptr_nonnull(reply);
-        left = (int)reply->element[1]->elements;
-        freeReplyObject(reply);
-    }
-    ck_assert_int_eq(left, 0);
-    redisFree(c);
 }
 
 /* ---- counters: a grid of truth, and what the store reads back --------- */
@@ -948,24 +915,6 @@ START_TEST(test_affected_users)
     delete_keys(redis_addr, prefix);
 }
 END_TEST
-
-/* A loopback port nobody listens on. */
-static int closed_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    ck_assert_int_ge(fd, 0);
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
 
 /* Every call of a store that cannot reach Redis: EUNAVAILABLE, within the
  * timeout (plus slack for a loaded machine). */

@@ -769,6 +769,19 @@ START_TEST(test_outage)
     REQUIRE(sample(text, "foreshock_store_up") == 1, "foreshock_store_up %g after the outage",
             sample(text, "foreshock_store_up"));
     free(text);
+
+    /* An outage while nothing is produced: the daemon still notices it
+     * (through the batches of its idle clock, or by pinging a store it has
+     * nothing to send) and notices its end. */
+    fs_test_sleep_ms(3000);
+    stop_private_redis(&t);
+    note(&t, "redis-server stopped again, nothing produced");
+    took = wait_status(&t, "/readyz", 503, "store unavailable: consumption paused\n", 15000, NULL,
+                       NULL);
+    note(&t, "idle: /readyz 503 after %lld ms", (long long)took);
+    start_private_redis(&t);
+    took = wait_status(&t, "/readyz", 200, "ready\n", 30000, NULL, NULL);
+    note(&t, "idle: /readyz 200 again after %lld ms", (long long)took);
     daemon_stop(&t);
     fs_wl_producer_free(flow.prod, 10000);
     fs_wl_free(flow.wl);

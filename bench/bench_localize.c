@@ -237,8 +237,8 @@ static void run(universe_t *u, int pattern, double seconds)
             int fires = s->excess >= MIN_EXCESS && s->excess >= 3 * sqrt(s->expected);
             if (pass == 0 ? !fires : fires || s->excess < MIN_EXCESS / 2)
                 continue;
-            c[n] = (fs_loc_candidate_t){s->key,      s->excess, s->traffic, 0, 0,
-                                        s->expected, !fires,    0,          0};
+            c[n] = (fs_loc_candidate_t){s->key, s->excess, s->traffic, 0, 0, s->expected,
+                                        !fires, 0,         0,          0, 0};
             firing += fires;
             n++;
         }

@@ -22,6 +22,8 @@
 #define VAR_FACTOR    0.5 /* variance of a slowly decayed Poisson count over its plain variance */
 #define REST_Z        5.0 /* standard deviations that make what children leave an incident */
 #define CONC_Z        3.5 /* standard deviations that make children's excess concentrated */
+#define NOW_SHARE     0.5 /* of the paging minimum, what the rest must hold over the short window */
+#define COVERED       0.9 /* share of a slice's traffic its children carry to be the slice */
 #define NONE          UINT32_MAX
 
 typedef struct node {
@@ -32,6 +34,7 @@ typedef struct node {
     unsigned char visited, named, covered, below; /* below: a named slice lies inside */
     unsigned char explains; /* in loc->named: named, or a descent ended in it inside a named one */
     unsigned char waits;    /* named as a held slice */
+    unsigned char open_below; /* a slice inside it has an open alert */
 } node_t;
 
 /* An interned text: a part ("country=BR") or a dimension name ("country"). */
@@ -62,6 +65,8 @@ struct fs_localizer {
     kid_t *kids;     /* scratch stack for the children being compared */
     kid_t *roots;    /* scratch for the roots of a pass */
     uint32_t *named; /* the slices that explain others by overlap, in order */
+    uint32_t *opens; /* the firing candidates with an open alert */
+    size_t n_opens;
     size_t n_named;
     uint32_t all; /* the all-traffic candidate, or NONE */
 };
@@ -86,8 +91,9 @@ fs_localizer_t *fs_localizer_new(size_t max_candidates, double min_excess)
     loc->kids = calloc(max, sizeof *loc->kids);
     loc->roots = calloc(max, sizeof *loc->roots);
     loc->named = calloc(max, sizeof *loc->named);
+    loc->opens = calloc(max, sizeof *loc->opens);
     if (!loc->nodes || !loc->texts || !loc->slots || !loc->links || !loc->kids || !loc->roots ||
-        !loc->named) {
+        !loc->named || !loc->opens) {
         fs_localizer_free(loc);
         return NULL;
     }
@@ -105,6 +111,7 @@ void fs_localizer_free(fs_localizer_t *loc)
     free(loc->kids);
     free(loc->roots);
     free(loc->named);
+    free(loc->opens);
     free(loc);
 }
 
@@ -276,12 +283,44 @@ static double noise(double variance)
     return sqrt(VAR_FACTOR * (variance > 1 ? variance : 1));
 }
 
-/* Whether what children leave of x (rest excess, rest expected count) is an
- * incident of its own: at least the paging minimum, and significant. */
-static int rest_is_incident(const fs_localizer_t *loc, const fs_loc_candidate_t *x, double rest,
-                            double rest_expected)
+/* Sums over the firing children of one dimension. */
+typedef struct group {
+    double sum, expected, traffic;
+    double sum_now, expected_now; /* over the short window */
+    int open;
+} group_t;
+
+/* Whether what children (sums in g) leave of x is an incident of its own
+ * over the recent window: at least the paging minimum, and significant. */
+static int rest_was_incident(const fs_localizer_t *loc, const fs_loc_candidate_t *x,
+                             const group_t *g)
 {
+    double rest = x->excess - g->sum;
+    double rest_expected = x->expected > g->expected ? x->expected - g->expected : 0;
     return x->expected > 0 && rest >= loc->min_excess && rest >= REST_Z * noise(rest_expected);
+}
+
+/* The same, and over the short window too where it is known: the rest of a
+ * platform whose wide failures ended a minute ago still holds a decayed
+ * excess for a few half-lives of the recent window, but fails no more now. */
+static int rest_is_incident(const fs_localizer_t *loc, const fs_loc_candidate_t *x,
+                            const group_t *g)
+{
+    if (!rest_was_incident(loc, x, g))
+        return 0;
+    if (!(x->expected_now > 0))
+        return 1;
+    double now = x->excess_now - g->sum_now;
+    double now_expected = x->expected_now > g->expected_now ? x->expected_now - g->expected_now : 0;
+    return now >= NOW_SHARE * loc->min_excess && now >= REST_Z * noise(now_expected);
+}
+
+/* Whether slice x fails now: a significant excess over the short window
+ * (assumed when the short window is unknown). */
+static int fails_now(const fs_localizer_t *loc, const fs_loc_candidate_t *x)
+{
+    return !(x->expected_now > 0) || (x->excess_now >= NOW_SHARE * loc->min_excess &&
+                                      x->excess_now >= REST_Z * noise(x->expected_now));
 }
 
 typedef enum verdict {
@@ -289,12 +328,6 @@ typedef enum verdict {
     EXPLAINED,     /* the children explain x */
     SPREAD,        /* x's excess reaches beyond the firing children of the dimension */
 } verdict_t;
-
-/* Sums over the firing children of one dimension. */
-typedef struct group {
-    double sum, expected, traffic;
-    int open;
-} group_t;
 
 /*
  * By how many standard deviations what the children (sums in g) leave of x
@@ -354,14 +387,21 @@ static int stands_out(const fs_loc_candidate_t *x, const group_t *g, const fs_lo
 static verdict_t judge(const fs_localizer_t *loc, const fs_loc_candidate_t *x, const group_t *g,
                        double share)
 {
-    double rest = x->excess - g->sum;
-    double rest_expected = x->expected > g->expected ? x->expected - g->expected : 0;
-    if (rest_is_incident(loc, x, rest, rest_expected))
+    if (rest_is_incident(loc, x, g))
         return SPREAD;
     double need = share;
     if (g->open || quieter_than_spread(x, g) >= CONC_Z)
         need = share - HYSTERESIS;
-    return g->sum >= need * x->excess ? EXPLAINED : NOT_EXPLAINED;
+    if (g->sum >= need * x->excess)
+        return EXPLAINED;
+    /* The rest of x was an incident but fails no more now (the wide part of
+     * an incident ended, the narrow part goes on): the recent window holds
+     * the history of the wide part, so the children's share is judged on
+     * what fails now, if they clearly fail now. */
+    if (rest_was_incident(loc, x, g) && x->excess_now > 0 && g->sum_now >= need * x->excess_now &&
+        g->sum_now >= NOW_SHARE * loc->min_excess && g->sum_now >= REST_Z * noise(g->expected_now))
+        return EXPLAINED;
+    return NOT_EXPLAINED;
 }
 
 /*
@@ -384,6 +424,10 @@ static int separate(const fs_loc_candidate_t *c, uint32_t x, const kid_t *kids, 
     if (px->expected > 0 && g->expected / px->expected > traffic_part)
         traffic_part = g->expected / px->expected;
     double limit = px->open ? CONCENTRATION + 1 : CONCENTRATION;
+    /* Children that carry nearly all of x (every platform of a country)
+     * are x: one problem across it, however quiet the sliver left. */
+    if (px->traffic > 0 && g->traffic >= COVERED * px->traffic)
+        return 0;
     if (excess_part <= limit * traffic_part && quieter_than_spread(px, g) < REST_Z)
         return 0;
     for (size_t i = 0; i < k; i++)
@@ -436,10 +480,50 @@ static uint32_t waiting_child(const fs_localizer_t *loc, const fs_loc_candidate_
     uint32_t best = NONE;
     for (uint32_t k = 0; k < nx->n_kids; k++) {
         uint32_t i = loc->links[nx->kids_from + k];
-        double rest_expected = px->expected > c[i].expected ? px->expected - c[i].expected : 0;
+        group_t g = {c[i].excess,     c[i].expected,     c[i].traffic,
+                     c[i].excess_now, c[i].expected_now, c[i].open};
         if ((best == NONE || c[i].excess > c[best].excess) && c[i].excess >= need &&
-            !rest_is_incident(loc, px, px->excess - c[i].excess, rest_expected))
+            !rest_is_incident(loc, px, &g))
             best = i;
+    }
+    return best;
+}
+
+/* Slice i, and the slices inside it, are explained by slice by (NONE: by
+ * nothing) without being named: they are part of the same incident. */
+static void tag_along(fs_localizer_t *loc, fs_loc_candidate_t *c, uint32_t i, uint32_t by)
+{
+    node_t *ni = &loc->nodes[i];
+    if (ni->visited || ni->covered || by == NONE)
+        return;
+    ni->visited = 1;
+    c[i].by = by;
+    for (uint32_t k = 0; k < ni->n_kids; k++) {
+        uint32_t j = loc->links[ni->kids_from + k];
+        if (!loc->nodes[j].visited && !loc->nodes[j].covered && !c[j].pending) {
+            loc->nodes[j].visited = 1;
+            c[j].by = by;
+        }
+    }
+}
+
+/* The open slice inside x (with at least the paging minimum of excess) that
+ * explains x on its own, the largest, or NONE. */
+static uint32_t open_inside(const fs_localizer_t *loc, const fs_loc_candidate_t *c, uint32_t x,
+                            double share)
+{
+    uint32_t best = NONE;
+    for (size_t k = 0; k < loc->n_opens; k++) {
+        uint32_t r = loc->opens[k];
+        const node_t *nr = &loc->nodes[r];
+        if (r == x || loc->nodes[r].visited || c[r].excess < loc->min_excess ||
+            !(x == loc->all || nr->anc[1] == x || nr->anc[2] == x))
+            continue;
+        group_t g = {c[r].excess,     c[r].expected,     c[r].traffic,
+                     c[r].excess_now, c[r].expected_now, 1};
+        if (judge(loc, &c[x], &g, share) == EXPLAINED &&
+            (best == NONE || c[r].excess > c[best].excess))
+            best = r;
     }
     return best;
 }
@@ -489,17 +573,19 @@ static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, uint32_t
      * most specific explanation: for a burst in BR x android, country=BR
      * rather than platform=android below all traffic; for two bursts in two
      * countries, the two countries rather than their two platforms). */
-    size_t best_first = 0, best_k = 0;
+    size_t best_first = 0, best_end = 0, best_k = 0;
     double best_conc = 0;
     int spread = 0, best_separate = 0;
     for (size_t g = 0, end; g < n_kids; g = end) {
-        group_t sums = {0, 0, 0, 0};
+        group_t sums = {0, 0, 0, 0, 0, 0};
         for (end = g; end < n_kids && kids[end].dim == kids[g].dim; end++) {
             const fs_loc_candidate_t *kid = &c[kids[end].node];
             sums.sum += kid->excess;
             sums.expected += kid->expected;
             sums.traffic += kid->traffic;
-            sums.open |= kid->open;
+            sums.sum_now += kid->excess_now;
+            sums.expected_now += kid->expected_now;
+            sums.open |= kid->open || nodes[kids[end].node].open_below;
         }
         verdict_t v = judge(loc, &c[x], &sums, share);
         spread |= v == SPREAD;
@@ -508,12 +594,40 @@ static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, uint32_t
         /* Prefer an explanation that names the children (one, or
          * separate incidents) to one that names x. */
         double conc = sums.traffic > 0 ? sums.sum / sums.traffic : 0;
-        int sep = end - g == 1 || separate(c, x, kids + g, end - g, &sums);
+        size_t k = end - g;
+        int sep = k == 1 || separate(c, x, kids + g, k, &sums);
+        if (!sep) {
+            /* Not separate incidents: the largest child may still explain x
+             * alone (country=BR, beside small countries whose pairs crossed
+             * their thresholds in the tail of a platform-wide burst). */
+            const fs_loc_candidate_t *top1 = &c[kids[g].node];
+            group_t one = {top1->excess,       top1->expected,
+                           top1->traffic,      top1->excess_now,
+                           top1->expected_now, top1->open || nodes[kids[g].node].open_below};
+            if (judge(loc, &c[x], &one, share) == EXPLAINED) {
+                k = 1;
+                sep = 1;
+                conc = one.traffic > 0 ? one.sum / one.traffic : 0;
+            }
+        }
         if (best_k == 0 || sep > best_separate || (sep == best_separate && conc > best_conc)) {
             best_first = g;
-            best_k = end - g;
+            best_end = end;
+            best_k = k;
             best_conc = conc;
             best_separate = sep;
+        }
+    }
+    if (!above && !c[x].open && nodes[x].open_below && (best_k == 0 || !best_separate)) {
+        /* Rather than naming x: a narrower slice inside it whose alert is
+         * open may still explain it (hysteresis across levels: all traffic
+         * when BR x android's burst ends and country=BR stops firing first,
+         * its excess spread over every cdn). */
+        uint32_t r = open_inside(loc, c, x, share);
+        if (r != NONE) {
+            visit(loc, c, n, r, share, top + n_kids, 0);
+            inherit(c, x, r);
+            return;
         }
     }
     if (best_k == 0) {
@@ -535,8 +649,16 @@ static void visit(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, uint32_t
         return;
     }
     if (best_k == 1) {
-        visit(loc, c, n, kids[best_first].node, share, top + n_kids, 0);
-        inherit(c, x, kids[best_first].node);
+        uint32_t one = kids[best_first].node;
+        visit(loc, c, n, one, share, top + n_kids, 0);
+        inherit(c, x, one);
+        /* The other firing children of that dimension that fail no more now
+         * (the tail of a wider incident, not separate from it): explained
+         * with it. One that fails now is judged on its own later. */
+        for (size_t i = best_first + 1; i < best_end; i++)
+            if (!fails_now(loc, &c[kids[i].node]))
+                tag_along(loc, c, kids[i].node,
+                          c[one].report || c[one].held == 2 ? one : (uint32_t)c[one].by);
         return;
     }
     if (!best_separate) {
@@ -615,10 +737,21 @@ static double overlap_excess(const fs_localizer_t *loc, const fs_loc_candidate_t
             key = t->p;
             len = t->len;
         }
-        double total = traffic(opaque, key, len);
-        if (total <= 0)
+        double part;
+        if (c[y].traffic > 0) {
+            double total = traffic(opaque, key, len);
+            if (total <= 0)
+                continue;
+            part = c[y].traffic / total;
+        } else if (common == 0 && c[y].expected > 0 && loc->all != NONE &&
+                   c[loc->all].expected > 0) {
+            /* A slice without attempts of its own (an error code, counted
+             * across all traffic): its usual share of all errors. A
+             * country's error storm carries each code in proportion. */
+            part = c[y].expected / c[loc->all].expected;
+        } else {
             continue;
-        double part = c[y].traffic / total;
+        }
         sum += by_common[common] * (part < 1 ? part : 1);
     }
     return sum;
@@ -645,6 +778,19 @@ static int explained_by_overlap(const fs_localizer_t *loc, const fs_loc_candidat
     return residual <= OVERLAP_SLACK * allowed;
 }
 
+/* A firing ancestor of slice i that has been explained (visited), the
+ * narrowest, or NONE. */
+static uint32_t firing_ancestor(const fs_localizer_t *loc, const fs_loc_candidate_t *c, uint32_t i)
+{
+    const node_t *x = &loc->nodes[i];
+    for (int k = 2; k >= 0; k--) {
+        uint32_t a = x->anc[k];
+        if (a != NONE && !c[a].pending && loc->nodes[a].visited)
+            return a;
+    }
+    return NONE;
+}
+
 void fs_localize(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, double share,
                  fs_loc_traffic_cb traffic, void *opaque)
 {
@@ -669,6 +815,17 @@ void fs_localize(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, double sh
         c[i].by = -1;
     }
     link(loc, n);
+    /* Hysteresis reaches up: a child whose own child has the open alert
+     * (country=BR above an open BR x android) keeps the explanation too. */
+    loc->n_opens = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!c[i].open || c[i].pending || nodes[i].n_parts < 0)
+            continue;
+        loc->opens[loc->n_opens++] = (uint32_t)i;
+        for (int k = 0; k < 3; k++)
+            if (nodes[i].anc[k] != NONE)
+                nodes[nodes[i].anc[k]].open_below = 1;
+    }
     for (size_t i = 0; i < n; i++)
         if (nodes[i].n_parts < 0 && !c[i].pending)
             c[i].report = 1;
@@ -707,6 +864,16 @@ void fs_localize(fs_localizer_t *loc, fs_loc_candidate_t *c, size_t n, double sh
             if (nodes[i].visited || nodes[i].covered)
                 continue;
             found = 1;
+            uint32_t up = firing_ancestor(loc, c, i);
+            if (up != NONE && !fails_now(loc, &c[i])) {
+                /* No significant excess now (a slice whose test crossed
+                 * late, in the tail of a wider incident), under a firing
+                 * slice already explained: explained with it. A slice
+                 * starting to fail is judged on its own. */
+                nodes[i].visited = 1;
+                c[i].by = c[up].report || c[up].held == 2 ? (long)up : c[up].by;
+                continue;
+            }
             if (nodes[i].below)
                 visit(loc, c, n, i, share, 0, 1);
             else if (explained_by_overlap(loc, c, i, share, traffic, opaque, &waiting, &largest)) {

@@ -18,17 +18,28 @@
  *       has an open alert (hysteresis) or when R is clearly quieter than if
  *       their excess were spread over X (in proportion to traffic or to
  *       expected failures, whichever is closer).
+ *   "Not an incident of its own" is judged over the recent window and, where
+ *   known (excess_now, expected_now), over a short one too: when the wide
+ *   part of an incident has ended, the rest of X fails no more now though
+ *   its recent excess stays significant for minutes; the children's share
+ *   is then judged on what fails now, if they clearly fail now (the
+ *   incident narrows back to them). The open alert that lowers the share
+ *   may also lie inside a child (BR x android for country=BR).
  *   Among the dimensions whose children explain X, the one concentrating
- *   the excess most (excess per traffic) wins. If none does, X is reported.
+ *   the excess most (excess per traffic) wins. If none does, X is reported,
+ *   unless a slice inside X with an open alert explains X alone (all
+ *   traffic and every cdn still firing when BR x android's burst ends).
  *   One child is descended into. Several are separate incidents, each
  *   descended into, when their share of X's excess is more than twice their
  *   share of X's traffic (and of its expected failures) or R is clearly
  *   quieter than a problem across X would leave it, and each of them
  *   stands out from R (more than twice the excess it would have failing
- *   like R, significantly); otherwise they are one problem across X and X
- *   is reported (a country-wide outage is one alert on the country, not one
- *   per platform; two unrelated bursts are two alerts, not one on all
- *   traffic).
+ *   like R, significantly), and together they carry less than 90% of X's
+ *   traffic; otherwise the largest of them may still explain X alone (the
+ *   others that fail no more now go with it), or they are one problem
+ *   across X and X is reported (a country-wide outage is one alert on the
+ *   country, not one per platform; two unrelated bursts are two alerts, not
+ *   one on all traffic).
  *
  * The rest rule makes a spreading incident one alert: when BR x android's
  * burst spreads to all of android, BR x android still carries most of
@@ -60,14 +71,20 @@
  * they start a descent of their own: two unrelated incidents give two
  * alerts. A descent that ends inside a reported slice explains overlapping
  * slices with its own excess, and a value "unknown" (a missing dimension,
- * decode.h) overlaps every value of its dimension.
+ * decode.h) overlaps every value of its dimension. A slice without traffic
+ * (an error code, counted across all traffic) takes its usual share of all
+ * errors (its expected count over all traffic's) of each named slice's
+ * excess. A firing slice below an explained firing one that fails no more
+ * now (a pair crossing its threshold in the tail of a wider burst) starts
+ * nothing: it is explained with that one.
  *
  * Cost: keys are split into parts once per call and the parts interned in a
  * hash table, so parents and children are found by index; each slice is
  * visited once and its children sorted: O(K log K) for K candidates, plus,
  * for each firing slice that starts a descent, one pass over the named
  * slices for the overlap rule (O(K x named), the named slices being the
- * alerts, few). Hierarchy slices have at most two parts.
+ * alerts, few), and for each slice about to be named, one pass over the
+ * open alerts (fewer still). Hierarchy slices have at most two parts.
  */
 #ifndef FS_DETECTOR_LOCALIZE_H
 #define FS_DETECTOR_LOCALIZE_H
@@ -76,20 +93,23 @@
 #include <stdint.h>
 
 typedef struct fs_loc_candidate {
-    const char *key; /* canonical slice key (borrowed) */
-    double excess;   /* excess failures, errors or missing attempts, > 0 */
-    double traffic;  /* attempts over the same recent window */
-    int open;        /* an alert is open on this slice now */
-    int report;      /* out: 1 if this slice is alerted */
-    double expected; /* expected failures, errors or attempts over the same window, the
-                        count the excess is measured against; 0 if unknown (then the rest of a
-                        slice is never judged an incident of its own) */
-    int pending;     /* 1: not firing, passed only as a possible explanation */
-    int held;        /* out: 1 if it would be reported but a child that is pending (or not
-                        yet decisive) may explain it; 2 for that child; 3 for the slices inside
-                        or explained by a held slice (not explained by an alert) */
-    long by;         /* out: when not reported, the index of the reported or held candidate
-                        whose slice contains it or explains it by overlap, or -1 */
+    const char *key;     /* canonical slice key (borrowed) */
+    double excess;       /* excess failures, errors or missing attempts, > 0 */
+    double traffic;      /* attempts over the same recent window */
+    int open;            /* an alert is open on this slice now */
+    int report;          /* out: 1 if this slice is alerted */
+    double expected;     /* expected failures, errors or attempts over the same window, the
+                            count the excess is measured against; 0 if unknown (then the rest of a
+                            slice is never judged an incident of its own) */
+    int pending;         /* 1: not firing, passed only as a possible explanation */
+    int held;            /* out: 1 if it would be reported but a child that is pending (or not
+                            yet decisive) may explain it; 2 for that child; 3 for the slices inside
+                            or explained by a held slice (not explained by an alert) */
+    long by;             /* out: when not reported, the index of the reported or held candidate
+                            whose slice contains it or explains it by overlap, or -1 */
+    double excess_now;   /* excess over a short recent window (a few buckets), may be < 0 */
+    double expected_now; /* expected count over that window; 0 if unknown (then only the
+                            recent window judges the rest of a slice) */
 } fs_loc_candidate_t;
 
 typedef struct fs_localizer fs_localizer_t;

@@ -31,12 +31,18 @@
 
 #define N_SIGNALS 3
 #define LOCALIZE_HALFLIFE 30.0 /* buckets */
+#define NOW_HALFLIFE 5.0       /* buckets: the short window, for what fails now */
+#define HANDBACK_HALFLIFE 2.0  /* buckets: what a slice taking an incident back must fail over */
 #define MAX_CANDIDATES 65536 /* slices localized at once (or slices.max if smaller) */
 #define HANDOVER_BUCKETS 5 /* a handover must be named this long, so noise cannot flap it */
 /* A slice whose excess a narrower slice may hold waits this long for it to fire or to show
  * it clearly (about as long as firing at once and handing over to it would take). */
 #define HOLD_BUCKETS (2 * HANDOVER_BUCKETS)
 #define MAX_PARTITIONS 4096
+/* A slice superseded by a containing one fires again once, when the incident
+ * narrows back to it (named for HANDOVER_BUCKETS, or when the containing
+ * alert resolves while it is named). */
+#define SUPERSEDED_BY_WIDER 2
 #define STATE_ALIGN 16
 
 typedef struct partition {
@@ -65,6 +71,13 @@ typedef struct open_alert {
 typedef struct recent {
     double excess;
     double traffic;
+    /* The same over a half-life of NOW_HALFLIFE buckets (not persisted: a
+     * restored slice rebuilds it within a few buckets). */
+    double excess_now;
+    double traffic_now;
+    /* And over HANDBACK_HALFLIFE buckets, the last few. */
+    double excess_last;
+    double traffic_last;
 } recent_t;
 
 typedef struct slice_state {
@@ -78,7 +91,9 @@ typedef struct slice_state {
     uint8_t held[N_SIGNALS];      /* consecutive buckets it waited for a narrower slice */
     int64_t ended_ms[N_SIGNALS];  /* when its last alert resolved, 0 if none yet */
     uint32_t cand_at;             /* its index among the candidates being localized */
-    uint8_t superseded[N_SIGNALS]; /* its alert was handed over in this episode */
+    uint8_t superseded[N_SIGNALS]; /* its alert was handed over in this episode: 1, or
+                                      SUPERSEDED_BY_WIDER (it may take the incident back) */
+    uint8_t handed_back[N_SIGNALS]; /* it took an incident back from a wider slice */
     recent_t recent[N_SIGNALS];
     fs_model_verdict_t verdict[N_SIGNALS]; /* of the last closed bucket */
 } slice_state_t;
@@ -147,6 +162,8 @@ struct fs_pipeline {
     size_t max_cands;
     uint32_t *reported; /* indices of the candidates the localizer named */
     double decay;      /* per bucket, for recent_t */
+    double decay_now;  /* per bucket, for recent_t's short window */
+    double decay_last; /* per bucket, for recent_t's last few buckets */
     int64_t snapshot_wm; /* watermark of the last model snapshot */
     char format[160];  /* what a snapshot record holds, to refuse foreign ones */
     fs_pipeline_stats_t stats;
@@ -293,6 +310,8 @@ fs_pipeline_t *fs_pipeline_new(const fs_config_t *cfg, fs_store_t *store,
         goto fail;
     }
     p->decay = pow(0.5, 1.0 / LOCALIZE_HALFLIFE);
+    p->decay_now = pow(0.5, 1.0 / NOW_HALFLIFE);
+    p->decay_last = pow(0.5, 1.0 / HANDBACK_HALFLIFE);
     p->snapshot_wm = INT64_MIN;
     snprintf(p->format, sizeof p->format, "v%d record=%zu stride=%zu models=%s,%s,%s",
              SNAPSHOT_VERSION, sizeof(persisted_slice_t), p->state_stride, p->models[0]->name,
@@ -530,6 +549,48 @@ static int key_contains(const char *wide, const char *narrow)
     return 1;
 }
 
+/* Whether an alert of signal s is open on a slice containing slice id. */
+static int inside_open(const fs_pipeline_t *p, uint32_t id, fs_signal_t s)
+{
+    const char *mine = fs_slices_key(p->slices, id);
+    uint32_t cap = fs_slices_capacity(p->slices);
+    for (uint32_t o = 0; o < cap; o++)
+        if (o != id && fs_slices_live(p->slices, o) && p->states[o].alert[s].open &&
+            key_contains(fs_slices_key(p->slices, o), mine))
+            return 1;
+    return 0;
+}
+
+/* Whether slice id still fails over the last few buckets (half-life
+ * HANDBACK_HALFLIFE): a quarter of the paging minimum, and 5 standard
+ * deviations of the decayed count. A slice whose burst ended with the wide
+ * part of the incident does not, within seconds, however large its recent
+ * excess. */
+static int fails_last(const fs_pipeline_t *p, uint32_t id, fs_signal_t s)
+{
+    const slice_state_t *st = &p->states[id];
+    double e = st->expected[s];
+    if (!(e > 0))
+        return 1;
+    double expected =
+        s == FS_SIGNAL_FAILURE_RATIO ? e * st->recent[s].traffic_last : e / (1 - p->decay_last);
+    double var = expected > 1 ? expected : 1;
+    double excess = st->recent[s].excess_last;
+    return excess >= 0.25 * (double)p->cfg->detect_min_excess &&
+           excess >= 5 * sqrt(var / (1 + p->decay_last));
+}
+
+/* Slice id, superseded by a containing slice in this episode, takes the
+ * incident back: it fires again (same startsAt, its model has fired all
+ * along), once per episode. */
+static void hand_back(fs_pipeline_t *p, uint32_t id, fs_signal_t s, int64_t now_ms)
+{
+    slice_state_t *st = &p->states[id];
+    st->superseded[s] = 0;
+    st->handed_back[s] = 1;
+    fire(p, id, s, now_ms);
+}
+
 /* Whether slice id, whose model has fired since onset_ms, lies inside a
  * slice whose alert of signal s resolved since then: it is the tail of that
  * incident (a small slice that crossed its threshold late), not a new one. */
@@ -537,11 +598,15 @@ static int tail_of_resolved(const fs_pipeline_t *p, uint32_t id, fs_signal_t s, 
 {
     const char *mine = fs_slices_key(p->slices, id);
     uint32_t cap = fs_slices_capacity(p->slices);
+    /* An error code's errors come from every slice: a slice's errors lie
+     * partly inside each code's (the tail of a code storm, AT x web). */
+    int coded = fs_slices_kind(p->slices, id) != FS_SLICE_KIND_CODE;
     for (uint32_t o = 0; o < cap; o++) {
         const slice_state_t *st = &p->states[o];
         if (o != id && fs_slices_live(p->slices, o) && !st->alert[s].open &&
             st->ended_ms[s] != 0 && st->ended_ms[s] >= onset_ms &&
-            key_contains(fs_slices_key(p->slices, o), mine))
+            (key_contains(fs_slices_key(p->slices, o), mine) ||
+             (coded && fs_slices_kind(p->slices, o) == FS_SLICE_KIND_CODE)))
             return 1;
     }
     return 0;
@@ -591,6 +656,18 @@ static double recent_expected(const fs_pipeline_t *p, const slice_state_t *st, f
     return e * (1 - pow(p->decay, (double)st->buckets_seen)) / (1 - p->decay);
 }
 
+/* The same over the short window (0 until the slice has seen as many
+ * buckets as the short window's half-life, or after a restore). */
+static double recent_expected_now(const fs_pipeline_t *p, const slice_state_t *st, fs_signal_t s)
+{
+    double e = st->expected[s];
+    if (!(e > 0) || st->recent[s].traffic_now <= 0 || st->buckets_seen < NOW_HALFLIFE)
+        return 0;
+    if (s == FS_SIGNAL_FAILURE_RATIO)
+        return e * st->recent[s].traffic_now;
+    return e * (1 - pow(p->decay_now, (double)st->buckets_seen)) / (1 - p->decay_now);
+}
+
 /* Adds slice id to the candidates of signal s. */
 static void add_candidate(fs_pipeline_t *p, uint32_t id, fs_signal_t s, size_t n, int pending)
 {
@@ -605,6 +682,8 @@ static void add_candidate(fs_pipeline_t *p, uint32_t id, fs_signal_t s, size_t n
     c->expected = recent_expected(p, st, s);
     c->open = st->alert[s].open;
     c->pending = pending;
+    c->excess_now = st->recent[s].excess_now;
+    c->expected_now = recent_expected_now(p, st, s);
 }
 
 /*
@@ -670,6 +749,16 @@ static void localize_and_alert(fs_pipeline_t *p, fs_signal_t s, int64_t now_ms)
         }
         if (st->alert[s].open)
             continue;
+        /* Handed over to a containing slice, named again for as long as a
+         * handover takes (at once if the containing alert has resolved) and
+         * failing now: the incident narrows back (the wide part ended, this
+         * part goes on); the containing alert resolves below, superseded by
+         * this one. */
+        if (st->superseded[s] == SUPERSEDED_BY_WIDER && c->report && fails_last(p, id, s) &&
+            (st->named[s] >= HANDOVER_BUCKETS || !inside_open(p, id, s))) {
+            hand_back(p, id, s, now_ms);
+            continue;
+        }
         /* A slice that another alert explained earlier in this episode
          * speaks up only to take over from a containing or contained alert
          * whose model still fires (the incident spreads or narrows); not
@@ -721,14 +810,37 @@ static void localize_and_alert(fs_pipeline_t *p, fs_signal_t s, int64_t now_ms)
              * only a model that has seen enough can say the incident is
              * over. */
             continue;
+        } else {
+            /* Back to normal while a slice inside it that it superseded
+             * still fails (the incident narrowed back and goes on there),
+             * named, or failing now with nothing alerted explaining it: that
+             * one takes the incident back now, so there is no gap. */
+            const char *mine = fs_slices_key(p->slices, id);
+            for (size_t i = 0; i < n && !by; i++) {
+                const fs_loc_candidate_t *c = &p->cands[i];
+                slice_state_t *in = &p->states[p->cand_ids[i]];
+                if (c->pending || !key_contains(mine, c->key))
+                    continue;
+                if (in->superseded[s] == SUPERSEDED_BY_WIDER && !in->alert[s].open &&
+                    fails_last(p, p->cand_ids[i], s) &&
+                    (c->report || c->by < 0 || !p->states[p->cand_ids[c->by]].alert[s].open))
+                    hand_back(p, p->cand_ids[i], s, now_ms);
+                else if (!(in->handed_back[s] && in->alert[s].open &&
+                           in->alert[s].detected_at_ms == now_ms))
+                    continue;
+                by = c->key;
+            }
         }
+        const char *mine = fs_slices_key(p->slices, id);
         resolve(p, id, s, now_ms, by);
         /* Superseded while its model still fires: it does not fire again in
          * this episode (one firing message per slice and incident), however
-         * the explanation wavers. */
+         * the explanation wavers; except once, to take the incident back
+         * from the containing slice that superseded it. */
         if (st->candidate[s]) {
             st->explained[s] = 1;
-            st->superseded[s] = 1;
+            st->superseded[s] =
+                by && key_contains(by, mine) && !st->handed_back[s] ? SUPERSEDED_BY_WIDER : 1;
             st->named[s] = 0;
         }
     }
@@ -786,14 +898,24 @@ static void close_bucket(fs_pipeline_t *p)
             double delta = s == FS_SIGNAL_VOLUME_DROP ? expected_x - obs.x : obs.x - expected_x;
             st->recent[s].excess = st->recent[s].excess * p->decay + delta;
             st->recent[s].traffic = st->recent[s].traffic * p->decay + c.attempts;
+            st->recent[s].excess_now = st->recent[s].excess_now * p->decay_now + delta;
+            st->recent[s].traffic_now = st->recent[s].traffic_now * p->decay_now + c.attempts;
+            st->recent[s].excess_last = st->recent[s].excess_last * p->decay_last + delta;
+            st->recent[s].traffic_last = st->recent[s].traffic_last * p->decay_last + c.attempts;
+            /* An open alert stays a candidate while its model fires: its
+             * excess hovering about the paging minimum must not resolve it
+             * and fire it again a bucket later, the same incident paged
+             * twice (it resolves when the model is back to normal). */
             st->candidate[s] =
-                v.firing && excess_of((fs_signal_t)s, &v, p->params[s].bucket_seconds) >=
-                                (double)p->cfg->detect_min_excess;
+                v.firing &&
+                (st->alert[s].open || excess_of((fs_signal_t)s, &v, p->params[s].bucket_seconds) >=
+                                          (double)p->cfg->detect_min_excess);
             if (!v.firing) {
                 st->explained[s] = 0;
                 if (st->superseded[s] && !p->silent)
                     queue_forget(p, (fs_signal_t)s, fs_slices_key(p->slices, id));
                 st->superseded[s] = 0;
+                st->handed_back[s] = 0;
             }
             if (!st->candidate[s]) {
                 st->named[s] = 0;

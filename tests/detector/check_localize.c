@@ -53,10 +53,10 @@ START_TEST(a_pair_burst_is_named_by_the_pair)
 {
     /* BR x android fails; BR, android and all traffic move with it. */
     fs_loc_candidate_t c[] = {
-        {"", 100, 10000, 0, 0, 0, 0, 0, 0},
-        {"country=BR", 95, 1000, 0, 0, 0, 0, 0, 0},
-        {"platform=android", 97, 5000, 0, 0, 0, 0, 0, 0},
-        {"country=BR,platform=android", 94, 500, 0, 0, 0, 0, 0, 0},
+        {"", 100, 10000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR", 95, 1000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"platform=android", 97, 5000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 94, 500, 0, 0, 0, 0, 0, 0, 0, 0},
     };
     run(c, 4);
     ck_assert_uint_eq(n_reported(c, 4), 1);
@@ -69,11 +69,11 @@ START_TEST(a_country_wide_outage_is_named_by_the_country)
     /* Every platform of BR fails alike: the pairs split the excess in
      * proportion to their traffic, no one of them explains 80%. */
     fs_loc_candidate_t c[] = {
-        {"", 100, 10000, 0, 0, 0, 0, 0, 0},
-        {"country=BR", 100, 1000, 0, 0, 0, 0, 0, 0},
-        {"country=BR,platform=android", 50, 500, 0, 0, 0, 0, 0, 0},
-        {"country=BR,platform=ios", 35, 350, 0, 0, 0, 0, 0, 0},
-        {"country=BR,platform=web", 15, 150, 0, 0, 0, 0, 0, 0},
+        {"", 100, 10000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR", 100, 1000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 50, 500, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR,platform=ios", 35, 350, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR,platform=web", 15, 150, 0, 0, 0, 0, 0, 0, 0, 0},
     };
     run(c, 5);
     ck_assert_uint_eq(n_reported(c, 5), 1);
@@ -86,11 +86,11 @@ START_TEST(two_unrelated_bursts_are_two_alerts)
     /* BR x android and DE x web; all traffic sums both. The two countries
      * carry 20% of the traffic, so this is not an all-traffic problem. */
     fs_loc_candidate_t c[] = {
-        {"", 100, 10000, 0, 0, 0, 0, 0, 0},
-        {"country=BR", 60, 1000, 0, 0, 0, 0, 0, 0},
-        {"country=DE", 40, 1000, 0, 0, 0, 0, 0, 0},
-        {"country=BR,platform=android", 58, 500, 0, 0, 0, 0, 0, 0},
-        {"country=DE,platform=web", 39, 150, 0, 0, 0, 0, 0, 0},
+        {"", 100, 10000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR", 60, 1000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=DE", 40, 1000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 58, 500, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=DE,platform=web", 39, 150, 0, 0, 0, 0, 0, 0, 0, 0},
     };
     run(c, 5);
     ck_assert_uint_eq(n_reported(c, 5), 2);
@@ -104,11 +104,11 @@ START_TEST(a_small_burst_beside_a_big_one_is_not_lost)
     /* The big one explains 95% of all traffic's excess; SE x web is
      * unrelated and must still be named. */
     fs_loc_candidate_t c[] = {
-        {"", 1000, 100000, 0, 0, 0, 0, 0, 0},
-        {"country=BR", 950, 10000, 0, 0, 0, 0, 0, 0},
-        {"country=BR,platform=android", 940, 5000, 0, 0, 0, 0, 0, 0},
-        {"country=SE", 45, 1000, 0, 0, 0, 0, 0, 0},
-        {"country=SE,platform=web", 44, 150, 0, 0, 0, 0, 0, 0},
+        {"", 1000, 100000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR", 950, 10000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 940, 5000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=SE", 45, 1000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=SE,platform=web", 44, 150, 0, 0, 0, 0, 0, 0, 0, 0},
     };
     run(c, 5);
     ck_assert_uint_eq(n_reported(c, 5), 2);
@@ -125,8 +125,8 @@ START_TEST(an_overlapping_slice_is_explained)
     static const traffic_table_t t[] = {{"country=BR", 1000}, {NULL, 0}};
     table = t;
     fs_loc_candidate_t c[] = {
-        {"country=BR,platform=android", 935, 500, 0, 0, 0, 0, 0, 0},
-        {"country=BR,cdn=akamai", 439, 450, 0, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 935, 500, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR,cdn=akamai", 439, 450, 0, 0, 0, 0, 0, 0, 0, 0},
     };
     run(c, 2);
     ck_assert(reported(c, 2, "country=BR,platform=android"));
@@ -137,8 +137,8 @@ START_TEST(an_overlapping_slice_is_explained)
      * 0.45 x 850 = 383 of 770: 387 remain, more than 2 x 0.2 x 770 = 308: two
      * alerts. */
     fs_loc_candidate_t d[] = {
-        {"country=BR,platform=android", 850, 500, 0, 0, 0, 0, 0, 0},
-        {"country=BR,cdn=akamai", 770, 450, 0, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 850, 500, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR,cdn=akamai", 770, 450, 0, 0, 0, 0, 0, 0, 0, 0},
     };
     run(d, 2);
     ck_assert_uint_eq(n_reported(d, 2), 2);
@@ -151,14 +151,14 @@ START_TEST(an_open_alert_holds_within_hysteresis)
     /* BR x android explains 70% of BR: below 0.8, so a new explanation names
      * BR; but while BR x android has the alert, 0.8 - 0.3 = 0.5 suffices. */
     fs_loc_candidate_t fresh[] = {
-        {"country=BR", 100, 1000, 0, 0, 0, 0, 0, 0},
-        {"country=BR,platform=android", 70, 500, 0, 0, 0, 0, 0, 0},
+        {"country=BR", 100, 1000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 70, 500, 0, 0, 0, 0, 0, 0, 0, 0},
     };
     run(fresh, 2);
     ck_assert(reported(fresh, 2, "country=BR"));
     fs_loc_candidate_t held[] = {
-        {"country=BR", 100, 1000, 0, 0, 0, 0, 0, 0},
-        {"country=BR,platform=android", 70, 500, 1, 0, 0, 0, 0, 0},
+        {"country=BR", 100, 1000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 70, 500, 1, 0, 0, 0, 0, 0, 0, 0},
     };
     run(held, 2);
     ck_assert(reported(held, 2, "country=BR,platform=android"));
@@ -169,8 +169,8 @@ END_TEST
 START_TEST(error_codes_are_named)
 {
     fs_loc_candidate_t c[] = {
-        {"", 300, 10000, 0, 0, 0, 0, 0, 0},
-        {"code=AUDIO_DECODE", 290, 10000, 0, 0, 0, 0, 0, 0},
+        {"", 300, 10000, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"code=AUDIO_DECODE", 290, 10000, 0, 0, 0, 0, 0, 0, 0, 0},
     };
     run(c, 2);
     ck_assert_uint_eq(n_reported(c, 2), 1);
@@ -187,8 +187,8 @@ START_TEST(a_spreading_incident_is_named_by_the_platform)
      * android. (Numbers from the spreading replay, one bucket after the
      * spread.) */
     fs_loc_candidate_t c[] = {
-        {"platform=android", 454, 22674, 0, 0, 275, 0, 0, 0},
-        {"country=BR,platform=android", 384, 3067, 1, 0, 39, 0, 0, 0},
+        {"platform=android", 454, 22674, 0, 0, 275, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 384, 3067, 1, 0, 39, 0, 0, 0, 0, 0},
     };
     run(c, 2);
     ck_assert_uint_eq(n_reported(c, 2), 1);
@@ -196,20 +196,100 @@ START_TEST(a_spreading_incident_is_named_by_the_platform)
     ck_assert_int_eq(c[1].by, 0); /* the pair lies inside android */
     /* A rest of 40 is within the noise: BR x android keeps it. */
     fs_loc_candidate_t d[] = {
-        {"platform=android", 424, 22674, 0, 0, 275, 0, 0, 0},
-        {"country=BR,platform=android", 384, 3067, 1, 0, 39, 0, 0, 0},
+        {"platform=android", 424, 22674, 0, 0, 275, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 384, 3067, 1, 0, 39, 0, 0, 0, 0, 0},
     };
     run(d, 2);
     ck_assert_uint_eq(n_reported(d, 2), 1);
     ck_assert(reported(d, 2, "country=BR,platform=android"));
     /* Without expected counts the rest cannot be judged: the share decides. */
     fs_loc_candidate_t e[] = {
-        {"platform=android", 454, 22674, 0, 0, 0, 0, 0, 0},
-        {"country=BR,platform=android", 384, 3067, 1, 0, 0, 0, 0, 0},
+        {"platform=android", 454, 22674, 0, 0, 0, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 384, 3067, 1, 0, 0, 0, 0, 0, 0, 0},
     };
     run(e, 2);
     ck_assert(reported(e, 2, "country=BR,platform=android"));
     ck_assert(!reported(e, 2, "platform=android"));
+}
+END_TEST
+
+START_TEST(an_incident_narrows_back_when_the_wide_part_ends)
+{
+    /* BR x android has its alert back; 25 s after android-wide failures
+     * ended, the rest of android still holds 2003.5 - 988.2 = 1015 of recent
+     * (30-bucket) excess, but over the short window only 44.4 - 32.4 = 12.0
+     * against 42 expected, within 5 x sqrt(0.5 x 42) = 22.9: the rest fails
+     * no more, and BR x android carries 73% (more than 0.5, its alert being
+     * open) of what fails now. (Numbers from the narrowing replay.) */
+    fs_loc_candidate_t c[] = {
+        {"platform=android", 2003.5, 22629, 0, 0, 259.0, 0, 0, 0, 44.4, 45.4},
+        {"country=BR,platform=android", 988.2, 3024, 1, 0, 19.1, 0, 0, 0, 32.4, 3.4},
+    };
+    run(c, 2);
+    ck_assert_uint_eq(n_reported(c, 2), 1);
+    ck_assert(reported(c, 2, "country=BR,platform=android"));
+    ck_assert_int_eq(c[0].by, 1);
+    /* While the rest still fails now (57.6 more than expected), android it
+     * is. */
+    fs_loc_candidate_t d[] = {
+        {"platform=android", 2003.5, 22629, 0, 0, 259.0, 0, 0, 0, 90.0, 45.4},
+        {"country=BR,platform=android", 988.2, 3024, 1, 0, 19.1, 0, 0, 0, 32.4, 3.4},
+    };
+    run(d, 2);
+    ck_assert_uint_eq(n_reported(d, 2), 1);
+    ck_assert(reported(d, 2, "platform=android"));
+}
+END_TEST
+
+START_TEST(an_open_alert_inside_keeps_explaining_its_ancestors)
+{
+    /* The end of BR x android's burst: country=BR and android have stopped
+     * firing, all traffic and the three cdns, over which the pair's excess
+     * is spread, still fire. The cdns together carry all traffic's excess
+     * and are one problem across it, but the open BR x android carries 89%
+     * of it alone (more than 0.5) and leaves 44 against 500 expected: it
+     * keeps the incident, and neither all traffic nor a cdn is named. */
+    fs_loc_candidate_t c[] = {
+        {"", 388.9, 45249, 0, 0, 545.2, 0, 0, 0, 18.0, 96.1},
+        {"cdn=fastly", 149.4, 15809, 0, 0, 191.6, 0, 0, 0, 7.3, 33.9},
+        {"cdn=akamai", 150.3, 20310, 0, 0, 250.8, 0, 0, 0, 7.2, 44.2},
+        {"cdn=cloudfront", 78.3, 9077, 0, 0, 113.0, 0, 0, 0, 1.8, 19.8},
+        {"country=BR,platform=android", 345.1, 2945, 1, 0, 45.3, 0, 0, 0, 13.5, 7.9},
+        {"country=BR", 347.2, 5933, 0, 0, 68.7, 1, 0, 0, 14.1, 12.0},
+        {"platform=android", 354.2, 22600, 0, 0, 253.1, 1, 0, 0, 9.8, 44.8},
+    };
+    static const traffic_table_t t[] = {{"", 45249}, {NULL, 0}};
+    table = t;
+    run(c, 7);
+    table = NULL;
+    ck_assert_uint_eq(n_reported(c, 7), 1);
+    ck_assert(reported(c, 7, "country=BR,platform=android"));
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(c[i].by, 4);
+}
+END_TEST
+
+START_TEST(a_slice_crossing_late_in_the_tail_is_explained)
+{
+    /* After the hand-back to BR x android, android x 8.9.1 crosses its
+     * threshold on the decayed excess of the android-wide burst (282.9),
+     * of which BR x android's spread explains only 778 x 4446 / 22690 = 152;
+     * but it fails no more now (11.4 against 12.1 expected, within
+     * 5 x sqrt(0.5 x 12.1) = 12.3) and lies inside android, which BR x
+     * android explains: it is part of the incident, not a new one. */
+    fs_loc_candidate_t c[] = {
+        {"platform=android", 1356.1, 22690, 0, 0, 326.1, 0, 0, 0, 35.1, 58.1},
+        {"platform=android,app_version=8.9.1", 282.9, 4446, 0, 0, 68.7, 0, 0, 0, 11.4, 12.1},
+        {"country=BR,platform=android", 777.8, 2997, 1, 0, 25.4, 0, 0, 0, 39.1, 4.4},
+        {"country=BR", 773.3, 6068, 0, 0, 78.4, 0, 0, 0, 37.8, 13.5},
+    };
+    static const traffic_table_t t[] = {{"platform=android", 22690}, {NULL, 0}};
+    table = t;
+    run(c, 4);
+    table = NULL;
+    ck_assert_uint_eq(n_reported(c, 4), 1);
+    ck_assert(reported(c, 4, "country=BR,platform=android"));
+    ck_assert_int_eq(c[1].by, 2);
 }
 END_TEST
 
@@ -222,11 +302,11 @@ START_TEST(a_firing_child_like_the_rest_is_part_of_the_spread)
      * 254 - 47 = 207 expected exceed 5 x sqrt(0.5 x 207) = 50.9: android is
      * named, and US x android lies inside it. */
     fs_loc_candidate_t c[] = {
-        {"", 611, 45593, 0, 0, 546, 0, 0, 0},
-        {"country=BR", 542, 6037, 0, 0, 70, 0, 0, 0},
-        {"platform=android", 613, 22681, 0, 0, 254, 0, 0, 0},
-        {"country=BR,platform=android", 539, 3056, 1, 0, 47, 0, 0, 0},
-        {"country=US,platform=android", 15, 6483, 0, 0, 50, 0, 0, 0},
+        {"", 611, 45593, 0, 0, 546, 0, 0, 0, 0, 0},
+        {"country=BR", 542, 6037, 0, 0, 70, 0, 0, 0, 0, 0},
+        {"platform=android", 613, 22681, 0, 0, 254, 0, 0, 0, 0, 0},
+        {"country=BR,platform=android", 539, 3056, 1, 0, 47, 0, 0, 0, 0, 0},
+        {"country=US,platform=android", 15, 6483, 0, 0, 50, 0, 0, 0, 0, 0},
     };
     run(c, 5);
     ck_assert_uint_eq(n_reported(c, 5), 1);
@@ -240,8 +320,8 @@ START_TEST(a_narrower_slice_that_has_not_fired_holds_its_parent)
      * at least 0.8 - 0.3 of it, and the 9 left are below the paging
      * minimum. DE waits for it (held 1, the child held 2), nothing is named. */
     fs_loc_candidate_t c[] = {
-        {"country=DE", 26, 3947, 0, 0, 42, 0, 0, 0},
-        {"country=DE,platform=ios", 17, 1392, 0, 0, 22, 1, 0, 0},
+        {"country=DE", 26, 3947, 0, 0, 42, 0, 0, 0, 0, 0},
+        {"country=DE,platform=ios", 17, 1392, 0, 0, 22, 1, 0, 0, 0, 0},
     };
     run(c, 2);
     ck_assert_uint_eq(n_reported(c, 2), 0);
@@ -249,9 +329,9 @@ START_TEST(a_narrower_slice_that_has_not_fired_holds_its_parent)
     ck_assert_int_eq(c[1].held, 2);
     /* A firing slice inside DE waits with it (3): no alert explains it. */
     fs_loc_candidate_t e[] = {
-        {"country=DE", 26, 3947, 0, 0, 42, 0, 0, 0},
-        {"country=DE,platform=ios", 17, 1392, 0, 0, 22, 1, 0, 0},
-        {"country=DE,cdn=akamai", 9, 1780, 0, 0, 18, 0, 0, 0},
+        {"country=DE", 26, 3947, 0, 0, 42, 0, 0, 0, 0, 0},
+        {"country=DE,platform=ios", 17, 1392, 0, 0, 22, 1, 0, 0, 0, 0},
+        {"country=DE,cdn=akamai", 9, 1780, 0, 0, 18, 0, 0, 0, 0, 0},
     };
     run(e, 3);
     ck_assert_uint_eq(n_reported(e, 3), 0);
@@ -263,8 +343,8 @@ START_TEST(a_narrower_slice_that_has_not_fired_holds_its_parent)
     ck_assert_int_eq(c[0].held, 0);
     /* Nor does a slice whose child holds less than 0.5 of its excess. */
     fs_loc_candidate_t d[] = {
-        {"country=DE", 40, 3947, 0, 0, 42, 0, 0, 0},
-        {"country=DE,platform=ios", 17, 1392, 0, 0, 22, 1, 0, 0},
+        {"country=DE", 40, 3947, 0, 0, 42, 0, 0, 0, 0, 0},
+        {"country=DE,platform=ios", 17, 1392, 0, 0, 22, 1, 0, 0, 0, 0},
     };
     run(d, 2);
     ck_assert(reported(d, 2, "country=DE"));
@@ -280,11 +360,11 @@ START_TEST(bursts_in_the_largest_countries_are_two_alerts)
      * = 878, with a standard deviation of sqrt(0.5 x (470 + 5 + (47/53)^2 x
      * (530 + 990))) = 28.9: 30 standard deviations quieter. Two alerts. */
     fs_loc_candidate_t c[] = {
-        {"", 995, 100000, 0, 0, 1000, 0, 0, 0},
-        {"country=C0", 700, 36000, 0, 0, 360, 0, 0, 0},
-        {"country=C1", 290, 17000, 0, 0, 170, 0, 0, 0},
-        {"country=C0,platform=ios", 700, 12600, 0, 0, 126, 0, 0, 0},
-        {"country=C1,platform=web", 290, 2550, 0, 0, 25.5, 0, 0, 0},
+        {"", 995, 100000, 0, 0, 1000, 0, 0, 0, 0, 0},
+        {"country=C0", 700, 36000, 0, 0, 360, 0, 0, 0, 0, 0},
+        {"country=C1", 290, 17000, 0, 0, 170, 0, 0, 0, 0, 0},
+        {"country=C0,platform=ios", 700, 12600, 0, 0, 126, 0, 0, 0, 0, 0},
+        {"country=C1,platform=web", 290, 2550, 0, 0, 25.5, 0, 0, 0, 0, 0},
     };
     run(c, 5);
     ck_assert_uint_eq(n_reported(c, 5), 2);
@@ -301,8 +381,8 @@ START_TEST(a_slice_of_missing_values_is_explained)
     static const traffic_table_t t[] = {{"", 100500}, {NULL, 0}};
     table = t;
     fs_loc_candidate_t c[] = {
-        {"platform=android", 1000, 50000, 0, 0, 500, 0, 0, 0},
-        {"platform=unknown", 25, 500, 0, 0, 5, 0, 0, 0},
+        {"platform=android", 1000, 50000, 0, 0, 500, 0, 0, 0, 0, 0},
+        {"platform=unknown", 25, 500, 0, 0, 5, 0, 0, 0, 0, 0},
     };
     run(c, 2);
     ck_assert_uint_eq(n_reported(c, 2), 1);
@@ -324,6 +404,9 @@ int main(void)
     tcase_add_test(tc, error_codes_are_named);
     tcase_add_test(tc, a_spreading_incident_is_named_by_the_platform);
     tcase_add_test(tc, a_firing_child_like_the_rest_is_part_of_the_spread);
+    tcase_add_test(tc, an_incident_narrows_back_when_the_wide_part_ends);
+    tcase_add_test(tc, an_open_alert_inside_keeps_explaining_its_ancestors);
+    tcase_add_test(tc, a_slice_crossing_late_in_the_tail_is_explained);
     tcase_add_test(tc, a_narrower_slice_that_has_not_fired_holds_its_parent);
     tcase_add_test(tc, bursts_in_the_largest_countries_are_two_alerts);
     tcase_add_test(tc, a_slice_of_missing_values_is_explained);

@@ -19,7 +19,9 @@ static void usage(FILE *out)
     fputs("usage: foreshock-bench replay -c FILE --playback P --errors E --alerts OUT "
           "[-X key=value]...\n"
           "       foreshock-bench gen --playback P --errors E [--rate N] [--duration D] "
-          "[--incident SPEC]...\n"
+          "[--incident SPEC]... [--decoy SPEC]...\n"
+          "                           [--duplicates S] [--disorder S] [--late S] [--missing S] "
+          "[--no-noise]   (gen --help for all)\n"
           "       foreshock-bench stream -b BOOTSTRAP --playback P --errors E [--speed X] "
           "[--truth T]\n",
           out);

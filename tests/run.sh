@@ -29,7 +29,7 @@
 # and the foreshock/foreshock-bench programs tests start run under valgrind
 # memcheck; an error or a definite/indirect leak fails the test) and runs the
 # unit suites there (no services; not integration, not render). Slow: about
-# 25 minutes on 2 cores, so CI runs the sanitizers instead.
+# 30 minutes on 2 cores, so CI runs the sanitizers instead.
 #
 # --fuzz SECONDS fuzzes instead (no services, no ctest; every plain run replays
 # the fuzz corpora under ctest anyway):

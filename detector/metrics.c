@@ -4,18 +4,23 @@
  *
  * Every family keeps two arrays of series: `live`, which only the writer
  * touches (no lock), and `pub`, the snapshot that renders read under the
- * mutex. Publishing copies numbers from live to pub under a trylock. Label
- * values are allocated once per series and never change or move, so the
+ * mutex. Publishing copies numbers from live to pub under a trylock; a
+ * publication that finds a render holding the snapshot leaves a flag, and the
+ * next render lets the writer go first (for at most RENDER_YIELD_MS), so
+ * back-to-back scrapes cannot keep the snapshot from ever being refreshed.
+ * Label values are allocated once per series and never change or move, so the
  * snapshot shares them with the live side instead of copying strings.
  */
 #include "detector/metrics.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef enum kind { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM } kind_t;
 
@@ -42,8 +47,13 @@ struct fs_metric {
     size_t n_pub, cap_pub;
 };
 
+/* How long a render waits for a publication that a render made skip. The
+ * daemon publishes once per loop turn, at least every 100 ms. */
+#define RENDER_YIELD_MS 250
+
 struct fs_metrics {
     pthread_mutex_t lock;
+    atomic_int skipped; /* the last publication found the snapshot busy */
     /* The family list changes only under the lock (at registration). */
     fs_metric_t **families;
     size_t n_families, cap_families;
@@ -95,6 +105,7 @@ fs_metrics_t *fs_metrics_new(void)
         free(m);
         return NULL;
     }
+    atomic_init(&m->skipped, 0);
     return m;
 }
 
@@ -332,8 +343,11 @@ int fs_metrics_publish(fs_metrics_t *m)
     int rc = FS_METRICS_PUBLISHED;
     if (!m)
         return FS_METRICS_NOMEM;
-    if (pthread_mutex_trylock(&m->lock) != 0)
+    if (pthread_mutex_trylock(&m->lock) != 0) {
+        atomic_store(&m->skipped, 1);
         return FS_METRICS_BUSY;
+    }
+    atomic_store(&m->skipped, 0);
     for (size_t i = 0; i < m->n_families; i++)
         if (publish_family(m->families[i]) != 0)
             rc = FS_METRICS_NOMEM;
@@ -486,6 +500,9 @@ char *fs_metrics_render(fs_metrics_t *m, size_t *len)
     if (!m)
         return NULL;
     put(&b, "", 0);
+    /* Let a skipped publication through first (the writer never waits). */
+    for (int waited = 0; atomic_load(&m->skipped) && waited < RENDER_YIELD_MS; waited++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < m->n_families; i++)
         render_family(&b, m->families[i]);

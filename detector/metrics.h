@@ -6,7 +6,9 @@
  * runs, and calls fs_metrics_publish() once per loop turn. Publishing copies
  * the numbers into a snapshot under a mutex that it only ever *tries* to take:
  * while a scrape is rendering, the daemon skips that turn's publication rather
- * than wait, so a slow scraper can never block the pipeline. The HTTP thread
+ * than wait, so a slow scraper can never block the pipeline; the next render
+ * then waits (at most 250 ms) for a publication to get through first, so
+ * back-to-back scrapes cannot keep the snapshot stale. The HTTP thread
  * renders the last published snapshot in the Prometheus text exposition format
  * (version 0.0.4) with fs_metrics_render().
  *
@@ -103,6 +105,8 @@ int fs_metrics_publish(fs_metrics_t *m);
  * order (histograms as cumulative _bucket{le=...} lines, _sum and _count).
  * Returns a NUL-terminated string that the caller frees with free(), its
  * length in *len, or NULL on out of memory. Thread safe against the writer.
+ * If the writer's last publication was skipped because of a render, waits up
+ * to 250 ms for it to publish before reading the snapshot.
  */
 char *fs_metrics_render(fs_metrics_t *m, size_t *len);
 

@@ -74,6 +74,7 @@ typedef struct fs_config {
     int64_t detect_halflife_ms;
     int64_t detect_warmup_ms;
     int64_t detect_snapshot_ms;
+    int64_t detect_snapshot_chunk;
     double localize_share;
     int64_t severity_critical_users;
     double severity_critical_share;

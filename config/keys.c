@@ -123,6 +123,13 @@ const fs_key_t fs_config_keys[] = {
      "atomic batch as the counters. After a restart the models resume from the snapshot and "
      "catch up on the buckets closed since from the stored counters, so they neither relearn "
      "from zero nor miss what happened in between."},
+    {"detect.snapshot_chunk", FS_KEY_INT, "4096", 1, 1000000, NULL, NULL,
+     FIELD(detect_snapshot_chunk),
+     "Most slices whose warm state one batch carries. A snapshot of more live slices is "
+     "frozen when it is taken and written over consecutive batches, one Redis call each (about "
+     "3.6 KB per slice, so 4096 slices make a call of about 15 MB, well inside Redis' 1 GB "
+     "query buffer); it becomes the restart point when its last part lands, and the next "
+     "snapshot starts after that."},
     {"log.format", FS_KEY_ENUM, "logfmt", NO_RANGE, NULL, log_format_choices, FIELD(log_format),
      "Log lines on stderr as logfmt (`time=... level=info event=status key=value`) or as one "
      "JSON object per line with the same fields."},

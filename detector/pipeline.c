@@ -109,6 +109,20 @@ typedef struct persisted_slice {
     double recent_traffic[N_SIGNALS];
 } persisted_slice_t;
 
+/*
+ * A model snapshot on its way to the store: the records are frozen when it
+ * is taken and go out in parts of at most detect.snapshot_chunk slices, one
+ * per batch (store.h, FS_SNAPSHOT_*), so that no Redis call and no copy on
+ * the way holds the state of every slice at once.
+ */
+typedef struct snapshot_out {
+    fs_blob_put_t *entries; /* NULL: no snapshot under way; keys and values in data */
+    unsigned char *data;
+    size_t n, sent;
+    int64_t wm;  /* the watermark it was taken at */
+    char at[32]; /* wm in text, for the meta hash */
+} snapshot_out_t;
+
 /* An alert state change waiting for the next batch. */
 typedef struct alert_put {
     char fingerprint[FS_ALERT_FINGERPRINT_LEN + 1];
@@ -164,7 +178,8 @@ struct fs_pipeline {
     double decay;      /* per bucket, for recent_t */
     double decay_now;  /* per bucket, for recent_t's short window */
     double decay_last; /* per bucket, for recent_t's last few buckets */
-    int64_t snapshot_wm; /* watermark of the last model snapshot */
+    int64_t snapshot_wm;     /* watermark of the last model snapshot written whole */
+    snapshot_out_t snapshot; /* the one being written, if any */
     char format[160];  /* what a snapshot record holds, to refuse foreign ones */
     fs_pipeline_stats_t stats;
     size_t threshold_for_live; /* live slice count the thresholds were computed for */
@@ -216,6 +231,8 @@ void fs_pipeline_free(fs_pipeline_t *p)
     for (size_t i = 0; i < p->n_delivered; i++)
         free(p->delivered[i]);
     free(p->delivered);
+    free(p->snapshot.entries);
+    free(p->snapshot.data);
     free(p);
 }
 
@@ -1222,21 +1239,28 @@ static int landed_before(fs_pipeline_t *p, const fs_offset_advance_t *offsets, s
 }
 
 /*
- * The warm state of every slice that has been judged: its record head and
- * model states, keyed by slice. *data owns the records (one allocation).
+ * Freezes the warm state of every slice that has been judged into
+ * p->snapshot: per slice its key, record head and model states. Returns -1
+ * on out of memory (the next flush tries again).
  */
-static int build_snapshot(fs_pipeline_t *p, fs_blob_put_t **out, size_t *n_out,
-                          unsigned char **data)
+static int take_snapshot(fs_pipeline_t *p, int64_t wm)
 {
     uint32_t cap = fs_slices_capacity(p->slices);
-    size_t record = sizeof(persisted_slice_t) + p->state_stride, n = 0;
-    fs_blob_put_t *entries = malloc((cap ? cap : 1) * sizeof *entries);
-    unsigned char *buf = malloc((cap ? cap : 1) * record);
+    size_t record = sizeof(persisted_slice_t) + p->state_stride, n = 0, key_bytes = 0;
+    for (uint32_t id = 0; id < cap; id++)
+        if (fs_slices_live(p->slices, id) && p->states[id].initialized) {
+            n++;
+            key_bytes += strlen(fs_slices_key(p->slices, id)) + 1;
+        }
+    fs_blob_put_t *entries = malloc((n ? n : 1) * sizeof *entries);
+    unsigned char *buf = malloc(n * record + key_bytes + 1);
     if (!entries || !buf) {
         free(entries);
         free(buf);
         return -1;
     }
+    char *keys = (char *)buf + n * record;
+    n = 0;
     for (uint32_t id = 0; id < cap; id++) {
         if (!fs_slices_live(p->slices, id) || !p->states[id].initialized)
             continue;
@@ -1252,24 +1276,22 @@ static int build_snapshot(fs_pipeline_t *p, fs_blob_put_t **out, size_t *n_out,
         unsigned char *r = buf + n * record;
         memcpy(r, &head, sizeof head);
         memcpy(r + sizeof head, p->model_states + (size_t)id * p->state_stride, p->state_stride);
-        entries[n].key = fs_slices_key(p->slices, id);
+        size_t len = strlen(fs_slices_key(p->slices, id)) + 1;
+        memcpy(keys, fs_slices_key(p->slices, id), len);
+        entries[n].key = keys;
         entries[n].value = r;
         entries[n].len = record;
+        keys += len;
         n++;
     }
-    *out = entries;
-    *n_out = n;
-    *data = buf;
+    p->snapshot = (snapshot_out_t){entries, buf, n, 0, wm, ""};
+    snprintf(p->snapshot.at, sizeof p->snapshot.at, "%lld", (long long)wm);
     return 0;
 }
 
 int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
 {
     int rc = FS_STORE_OK;
-    fs_blob_put_t *snapshot = NULL;
-    size_t n_snapshot = 0;
-    unsigned char *snapshot_data = NULL;
-    char snapshot_at[32] = "";
     size_t n_deltas = fs_aggregate_n_deltas(p->agg);
     fs_counter_delta_t *counters = malloc((n_deltas ? n_deltas : 1) * sizeof *counters);
     fs_user_add_t *users = malloc((p->n_users ? p->n_users : 1) * sizeof *users);
@@ -1306,7 +1328,8 @@ int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
         alerts[i].message = p->puts[i].message;
     }
     size_t n_delivered = p->n_delivered;
-    if (b.n == 0 && p->n_users == 0 && n_offsets == 0 && p->n_puts == 0 && n_delivered == 0)
+    if (b.n == 0 && p->n_users == 0 && n_offsets == 0 && p->n_puts == 0 && n_delivered == 0 &&
+        !p->snapshot.entries)
         goto done;
 
     /* How far buckets are closed travels with the counters, so a restart
@@ -1317,14 +1340,25 @@ int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
     fs_blob_put_t meta[4] = {{"closed_until", closed, strlen(closed)},
                              {"bucket_ms", width, strlen(width)},
                              {"format", p->format, strlen(p->format)},
-                             {"snapshot_at", snapshot_at, 0}};
+                             {"snapshot_at", p->snapshot.at, 0}};
     size_t n_meta = p->stats.buckets_closed ? 3 : 0;
     int64_t wm = p->stats.watermark_ms;
-    if (p->stats.buckets_closed &&
-        (p->snapshot_wm == INT64_MIN || wm - p->snapshot_wm >= p->cfg->detect_snapshot_ms)) {
-        if (build_snapshot(p, &snapshot, &n_snapshot, &snapshot_data) == 0) {
-            snprintf(snapshot_at, sizeof snapshot_at, "%lld", (long long)wm);
-            meta[3].len = strlen(snapshot_at);
+    if (!p->snapshot.entries && p->stats.buckets_closed &&
+        (p->snapshot_wm == INT64_MIN || wm - p->snapshot_wm >= p->cfg->detect_snapshot_ms))
+        take_snapshot(p, wm);
+    /* The next part of the snapshot under way; its last part says where
+     * the snapshot stands, in the same batch that makes it the restart point. */
+    snapshot_out_t *out = &p->snapshot;
+    size_t n_part = 0;
+    int part = 0;
+    if (out->entries) {
+        n_part = out->n - out->sent;
+        if (n_part > (size_t)p->cfg->detect_snapshot_chunk)
+            n_part = (size_t)p->cfg->detect_snapshot_chunk;
+        part = (out->sent == 0 ? FS_SNAPSHOT_FIRST : 0) |
+               (out->sent + n_part == out->n ? FS_SNAPSHOT_LAST : 0);
+        if (part & FS_SNAPSHOT_LAST) {
+            meta[3].len = strlen(out->at);
             n_meta = 4;
         }
     }
@@ -1342,9 +1376,9 @@ int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
         .n_delivered = n_delivered,
         .meta = meta,
         .n_meta = n_meta,
-        .has_snapshot = snapshot != NULL,
-        .snapshot = snapshot,
-        .n_snapshot = n_snapshot,
+        .snapshot_part = part,
+        .snapshot = out->entries ? out->entries + out->sent : NULL,
+        .n_snapshot = n_part,
     };
     rc = fs_store_commit(p->store, &batch, err, err_size);
     if (rc == FS_STORE_EFENCE && n_offsets > 0 && landed_before(p, offsets, n_offsets))
@@ -1353,8 +1387,13 @@ int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
         goto done;
 
     p->stats.flushes++;
-    if (snapshot)
-        p->snapshot_wm = wm;
+    out->sent += n_part;
+    if (part & FS_SNAPSHOT_LAST) {
+        p->snapshot_wm = out->wm;
+        free(out->entries);
+        free(out->data);
+        memset(out, 0, sizeof *out);
+    }
     fs_aggregate_mark_flushed(p->agg);
     p->n_users = 0;
     p->arena_len = 0;
@@ -1378,8 +1417,6 @@ done:
     free(counters);
     free(users);
     free(alerts);
-    free(snapshot);
-    free(snapshot_data);
     return rc;
 }
 

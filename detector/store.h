@@ -89,10 +89,19 @@ typedef struct fs_batch {
     size_t n_delivered;
     const fs_blob_put_t *meta; /* set in the meta hash */
     size_t n_meta;
-    int has_snapshot;                /* 1: the snapshot hash is replaced by these entries */
+    /* Model snapshots travel in parts, one per batch, so that none has to
+     * carry the state of every slice: a batch's snapshot entries are added
+     * to a staging hash, which a first part (FS_SNAPSHOT_FIRST) clears before
+     * and which replaces the snapshot hash after a last part
+     * (FS_SNAPSHOT_LAST). A snapshot in one batch carries both flags; a part
+     * in the middle neither. Keys are distinct within a snapshot. */
+    int snapshot_part;
     const fs_blob_put_t *snapshot;
     size_t n_snapshot;
 } fs_batch_t;
+
+#define FS_SNAPSHOT_FIRST 1 /* the staging hash starts empty */
+#define FS_SNAPSHOT_LAST  2 /* the staged entries become the snapshot hash */
 
 /* Callbacks of the readers below; return non-zero to stop early. */
 typedef int (*fs_store_bucket_cb)(void *opaque, const char *slice, int64_t bucket_ms,

@@ -43,22 +43,13 @@ static void blobs_clear(blobs_t *b)
     b->n = 0;
 }
 
-static int blobs_put(blobs_t *b, const char *key, const void *value, size_t len)
+/* Adds an entry whose key is not in b yet. */
+static int blobs_append(blobs_t *b, const char *key, const void *value, size_t len)
 {
-    blob_t *it = NULL;
-    for (size_t i = 0; i < b->n && !it; i++)
-        if (strcmp(b->items[i].key, key) == 0)
-            it = &b->items[i];
     void *copy = malloc(len ? len : 1);
     if (!copy)
         return -1;
     memcpy(copy, value, len);
-    if (it) {
-        free(it->value);
-        it->value = copy;
-        it->len = len;
-        return 0;
-    }
     if (b->n == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 16;
         blob_t *grown = realloc(b->items, cap * sizeof *grown);
@@ -77,6 +68,24 @@ static int blobs_put(blobs_t *b, const char *key, const void *value, size_t len)
     b->items[b->n].len = len;
     b->n++;
     return 0;
+}
+
+/* Sets key to value, replacing an entry with that key. */
+static int blobs_put(blobs_t *b, const char *key, const void *value, size_t len)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (strcmp(b->items[i].key, key) != 0)
+            continue;
+        void *copy = malloc(len ? len : 1);
+        if (!copy)
+            return -1;
+        memcpy(copy, value, len);
+        free(b->items[i].value);
+        b->items[i].value = copy;
+        b->items[i].len = len;
+        return 0;
+    }
+    return blobs_append(b, key, value, len);
 }
 
 typedef struct users {
@@ -105,7 +114,7 @@ typedef struct store_memory {
     int64_t newest_bucket_ms;
     int64_t counters_pruned_ms; /* newest bucket at the last pruning */
     entries_t offsets, alerts, outbox;
-    blobs_t meta, snapshot;
+    blobs_t meta, snapshot, staging; /* staging: a snapshot arriving in parts */
     users_t **users; /* chained hash table */
     size_t users_mask;
     int64_t newest_minute_ms;
@@ -336,12 +345,17 @@ static int mem_commit(fs_store_t *store, const fs_batch_t *b, char *err, size_t 
     for (size_t i = 0; i < b->n_meta; i++)
         if (blobs_put(&m->meta, b->meta[i].key, b->meta[i].value, b->meta[i].len) != 0)
             goto oom;
-    if (b->has_snapshot) {
-        blobs_clear(&m->snapshot);
-        for (size_t i = 0; i < b->n_snapshot; i++)
-            if (blobs_put(&m->snapshot, b->snapshot[i].key, b->snapshot[i].value,
-                          b->snapshot[i].len) != 0)
-                goto oom;
+    if (b->snapshot_part & FS_SNAPSHOT_FIRST)
+        blobs_clear(&m->staging);
+    for (size_t i = 0; i < b->n_snapshot; i++)
+        if (blobs_append(&m->staging, b->snapshot[i].key, b->snapshot[i].value,
+                         b->snapshot[i].len) != 0)
+            goto oom;
+    if (b->snapshot_part & FS_SNAPSHOT_LAST) {
+        blobs_t old = m->snapshot;
+        m->snapshot = m->staging;
+        m->staging = old;
+        blobs_clear(&m->staging);
     }
     prune(m);
     return FS_STORE_OK;
@@ -451,8 +465,10 @@ static void mem_free(fs_store_t *store)
     entries_free(&m->outbox);
     blobs_clear(&m->meta);
     blobs_clear(&m->snapshot);
+    blobs_clear(&m->staging);
     free(m->meta.items);
     free(m->snapshot.items);
+    free(m->staging.items);
     if (m->users) {
         m->newest_minute_ms = INT64_MAX / 2;
         m->pruned_minute_ms = INT64_MIN;

@@ -43,12 +43,14 @@
 
 /*
  * The commit script. KEYS: [1] offsets hash, [2] alerts hash, [3] outbox
- * hash, [4] bucket index (sorted set). ARGV, flat, with counts up front so
- * that the script walks it with one cursor:
+ * hash, [4] bucket index (sorted set), [5] meta hash, [6] snapshot hash,
+ * [7] snapshot staging hash. ARGV, flat, with counts up front so that the
+ * script walks it with one cursor:
  *
  *   [1] key prefix  [2] TTL in ms  [3] index trim bound ("(<ms>")
  *   [4] #offsets  [5] #bucket groups  [6] #user groups  [7] #alerts
- *   [8] #delivered
+ *   [8] #delivered  [9] #meta entries
+ *   [10] "<snapshot part flags> <#snapshot entries>"
  *   per offset:        "<topic>/<partition>", expected, last
  *   per bucket group:  bucket_ms, #deltas, then per delta:
  *                      slice, "<attempts> <failures> <errors>"
@@ -57,6 +59,10 @@
  *                      (flags[1] 's' = set the state, 'd' = delete it;
  *                       flags[2] 'o' = put id -> message into the outbox)
  *   per delivered id:  the id
+ *   per meta entry:    key, value
+ *   per snapshot entry: slice, state (into the staging hash, which the
+ *                      first part clears and the last renames over the
+ *                      snapshot hash)
  *
  * Groups are formed in C (one per bucket, one per minute and slice), so the
  * bucket and HyperLogLog keys are built once per group, not per element, and
@@ -79,7 +85,9 @@ static const char commit_script[] =
     "local call, prefix, ttl = redis.call, ARGV[1], ARGV[2]\n"
     "local n_off, n_bkt = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
     "local n_usr, n_alr, n_del = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])\n"
-    "local n_meta, n_snap = tonumber(ARGV[9]), tonumber(ARGV[10])\n"
+    "local n_meta = tonumber(ARGV[9])\n"
+    "local snap_part, n_snap = string.match(ARGV[10], '^(%d) (%d+)$')\n"
+    "snap_part, n_snap = tonumber(snap_part), tonumber(n_snap)\n"
     "local match, format, unpack, min = string.match, string.format, unpack, math.min\n"
     "local LIMIT = 9007199254740992\n"
     "local PAT = '^(%-?%d+) (%-?%d+) (%-?%d+)$'\n"
@@ -181,13 +189,20 @@ static const char commit_script[] =
     "  call('HSET', KEYS[5], unpack(ARGV, i, j))\n"
     "  i = j + 1\n"
     "end\n"
-    "if n_snap >= 0 then\n"
-    "  call('DEL', KEYS[6])\n"
-    "  last = i + 2 * n_snap - 1\n"
-    "  while i <= last do\n"
-    "    local j = min(i + 1999, last)\n"
-    "    call('HSET', KEYS[6], unpack(ARGV, i, j))\n"
-    "    i = j + 1\n"
+    "if snap_part % 2 == 1 then\n"
+    "  call('DEL', KEYS[7])\n"
+    "end\n"
+    "last = i + 2 * n_snap - 1\n"
+    "while i <= last do\n"
+    "  local j = min(i + 1999, last)\n"
+    "  call('HSET', KEYS[7], unpack(ARGV, i, j))\n"
+    "  i = j + 1\n"
+    "end\n"
+    "if snap_part >= 2 then\n"
+    "  if call('EXISTS', KEYS[7]) == 1 then\n"
+    "    call('RENAME', KEYS[7], KEYS[6])\n"
+    "  else\n"
+    "    call('DEL', KEYS[6])\n"
     "  end\n"
     "end\n"
     "return 1\n";
@@ -201,7 +216,7 @@ typedef struct redis_store {
     char *prefix;
     size_t prefix_len;
     char *user, *password; /* AUTH; password "" for none */
-    char *k_offsets, *k_alerts, *k_outbox, *k_buckets, *k_meta, *k_snapshot;
+    char *k_offsets, *k_alerts, *k_outbox, *k_buckets, *k_meta, *k_snapshot, *k_staging;
     struct timeval timeout;
     int64_t retention_ms;
     redisContext *ctx;     /* NULL while disconnected */
@@ -556,8 +571,11 @@ static int check_batch(const fs_batch_t *b, char *err, size_t err_size)
         return BAD("NULL");
     if ((b->n_counters && !b->counters) || (b->n_users && !b->users) ||
         (b->n_offsets && !b->offsets) || (b->n_alerts && !b->alerts) ||
-        (b->n_delivered && !b->delivered))
+        (b->n_delivered && !b->delivered) || (b->n_meta && !b->meta) ||
+        (b->n_snapshot && !b->snapshot))
         return BAD("an array is NULL but its count is not 0");
+    if (b->snapshot_part & ~(FS_SNAPSHOT_FIRST | FS_SNAPSHOT_LAST))
+        return BAD("snapshot_part %d is not a set of FS_SNAPSHOT_* flags", b->snapshot_part);
     if (b->n_counters > MAX_BATCH_ITEMS || b->n_users > MAX_BATCH_ITEMS ||
         b->n_offsets > MAX_BATCH_ITEMS || b->n_alerts > MAX_BATCH_ITEMS ||
         b->n_delivered > MAX_BATCH_ITEMS || b->n_meta > MAX_BATCH_ITEMS ||
@@ -636,7 +654,7 @@ static int build_commit(const redis_store_t *st, const fs_batch_t *b, const fs_c
     size_t i, j, cap, text, n_bkt = 0, n_usr = 0;
     int64_t newest = 0, trim;
 
-    cap = 19 + 3 * b->n_offsets + 4 * b->n_counters + 4 * b->n_users + 5 * b->n_alerts +
+    cap = 20 + 3 * b->n_offsets + 4 * b->n_counters + 4 * b->n_users + 5 * b->n_alerts +
           b->n_delivered + 2 * b->n_meta + 2 * b->n_snapshot;
     text = NUM_SIZE * (10 + 2 * b->n_offsets + 5 * b->n_counters + 2 * b->n_users);
     for (i = 0; i < b->n_offsets; i++)
@@ -665,13 +683,14 @@ static int build_commit(const redis_store_t *st, const fs_batch_t *b, const fs_c
 
     arg(a, "", 0); /* EVALSHA / EVAL */
     arg(a, "", 0); /* sha / script */
-    arg_str(a, "6");
+    arg_str(a, "7");
     arg_str(a, st->k_offsets);
     arg_str(a, st->k_alerts);
     arg_str(a, st->k_outbox);
     arg_str(a, st->k_buckets);
     arg_str(a, st->k_meta);
     arg_str(a, st->k_snapshot);
+    arg_str(a, st->k_staging);
     arg(a, st->prefix, st->prefix_len);
     arg_i64(a, st->retention_ms);
     arg_fmt(a, "(%lld", (long long)trim);
@@ -681,7 +700,7 @@ static int build_commit(const redis_store_t *st, const fs_batch_t *b, const fs_c
     arg_i64(a, (int64_t)b->n_alerts);
     arg_i64(a, (int64_t)b->n_delivered);
     arg_i64(a, (int64_t)b->n_meta);
-    arg_i64(a, b->has_snapshot ? (int64_t)b->n_snapshot : -1);
+    arg_fmt(a, "%d %zu", b->snapshot_part, b->n_snapshot);
 
     for (i = 0; i < b->n_offsets; i++) {
         const fs_offset_advance_t *o = &b->offsets[i];
@@ -728,7 +747,7 @@ static int build_commit(const redis_store_t *st, const fs_batch_t *b, const fs_c
         arg_str(a, b->meta[i].key);
         arg(a, (const char *)b->meta[i].value, b->meta[i].len);
     }
-    for (i = 0; b->has_snapshot && i < b->n_snapshot; i++) {
+    for (i = 0; i < b->n_snapshot; i++) {
         arg_str(a, b->snapshot[i].key);
         arg(a, (const char *)b->snapshot[i].value, b->snapshot[i].len);
     }
@@ -1198,6 +1217,7 @@ static void redis_free(fs_store_t *store)
     free(st->k_buckets);
     free(st->k_meta);
     free(st->k_snapshot);
+    free(st->k_staging);
     free(st);
 }
 
@@ -1285,10 +1305,11 @@ fs_store_t *fs_store_redis_open(const fs_config_t *cfg, char *err, size_t err_si
     st->k_buckets = dup_printf("%sbuckets", cfg->redis_prefix);
     st->k_meta = dup_printf("%smeta", cfg->redis_prefix);
     st->k_snapshot = dup_printf("%ssnapshot", cfg->redis_prefix);
+    st->k_staging = dup_printf("%ssnapshot:next", cfg->redis_prefix);
     if (st->address == NULL || st->prefix == NULL || st->user == NULL || st->password == NULL ||
-        st->k_offsets == NULL ||
-        st->k_alerts == NULL || st->k_outbox == NULL || st->k_buckets == NULL ||
-        st->k_meta == NULL || st->k_snapshot == NULL) {
+        st->k_offsets == NULL || st->k_alerts == NULL || st->k_outbox == NULL ||
+        st->k_buckets == NULL || st->k_meta == NULL || st->k_snapshot == NULL ||
+        st->k_staging == NULL) {
         fail(err, err_size, -1, "redis store: out of memory");
         goto fail;
     }

@@ -358,63 +358,164 @@ static void run_workload(fs_pipeline_t *p, int handle, int64_t from, int64_t to)
     }
 }
 
-START_TEST(a_restart_resumes_warm_and_says_the_same)
+/* The restart workload's alerts, with the pipeline freed and restored
+ * from its store after the batch that ends at message crash_at (or no
+ * restart when crash_at is 0). */
+static char *transcript_of(const char *const *x, size_t n_x, int64_t crash_at)
 {
     char err[256];
-    const int64_t total = 1200 * 100, crash_at = 660 * 100; /* mid-incident */
-    const char *x[] = {"detect.warmup=2m", "detect.snapshot_interval=1m"};
-    fixture_t ref, run;
-    transcript_t t_ref = {0}, t_run = {0};
+    const int64_t total = 1200 * 100;
+    fixture_t f;
+    transcript_t t = {0};
 
-    /* The reference: everything in one life. */
-    setup(&ref, x, 2);
-    fs_pipeline_sink_t ref_sink = {&t_ref, dead_ignore, record_alert, NULL};
-    fs_pipeline_t *p = fs_pipeline_new(ref.cfg, ref.store, &ref_sink, err, sizeof err);
-    t_ref.p = p;
+    setup(&f, x, n_x);
+    fs_pipeline_sink_t sink = {&t, dead_ignore, record_alert, NULL};
+    fs_pipeline_t *p = fs_pipeline_new(f.cfg, f.store, &sink, err, sizeof err);
+    t.p = p;
     int h = fs_pipeline_add_partition(p, "plays", 0, FS_EVENT_PLAYBACK, -1);
-    run_workload(p, h, 0, total);
-    fs_pipeline_drain(p);
-    ck_assert_int_eq(fs_pipeline_flush(p, err, sizeof err), FS_STORE_OK);
-    fs_pipeline_free(p);
+    if (crash_at > 0) {
+        run_workload(p, h, 0, crash_at);
+        ck_assert_int_eq(fs_pipeline_flush(p, err, sizeof err), FS_STORE_OK);
+        fs_pipeline_free(p);
 
-    /* The same input with a restart in the middle of the incident, right
-     * after a batch. */
-    setup(&run, x, 2);
-    fs_pipeline_sink_t run_sink = {&t_run, dead_ignore, record_alert, NULL};
-    p = fs_pipeline_new(run.cfg, run.store, &run_sink, err, sizeof err);
-    t_run.p = p;
-    h = fs_pipeline_add_partition(p, "plays", 0, FS_EVENT_PLAYBACK, -1);
-    run_workload(p, h, 0, crash_at);
-    ck_assert_int_eq(fs_pipeline_flush(p, err, sizeof err), FS_STORE_OK);
-    fs_pipeline_free(p);
-
-    p = fs_pipeline_new(run.cfg, run.store, &run_sink, err, sizeof err);
-    t_run.p = p;
-    ck_assert_int_eq(fs_pipeline_restore(p, NULL, NULL, err, sizeof err), FS_STORE_OK);
-    fs_pipeline_stats_t s;
-    fs_pipeline_stats(p, &s);
-    ck_assert_uint_gt(s.buckets_restored, 0);
-    ck_assert_uint_eq(s.open_alerts, 1); /* country=BR, which explains all traffic */
-    int64_t stored;
-    ck_assert_int_eq(fs_store_offset(run.store, "plays", 0, &stored, err, sizeof err), 0);
-    ck_assert_int_eq(stored, crash_at - 1);
-    h = fs_pipeline_add_partition(p, "plays", 0, FS_EVENT_PLAYBACK, stored);
+        p = fs_pipeline_new(f.cfg, f.store, &sink, err, sizeof err);
+        t.p = p;
+        ck_assert_int_eq(fs_pipeline_restore(p, NULL, NULL, err, sizeof err), FS_STORE_OK);
+        fs_pipeline_stats_t s;
+        fs_pipeline_stats(p, &s);
+        ck_assert_uint_gt(s.buckets_restored, 0);
+        ck_assert_uint_eq(s.open_alerts, 1); /* country=BR, which explains all traffic */
+        int64_t stored;
+        ck_assert_int_eq(fs_store_offset(f.store, "plays", 0, &stored, err, sizeof err), 0);
+        ck_assert_int_eq(stored, crash_at - 1);
+        h = fs_pipeline_add_partition(p, "plays", 0, FS_EVENT_PLAYBACK, stored);
+    }
     run_workload(p, h, crash_at, total);
     fs_pipeline_drain(p);
     ck_assert_int_eq(fs_pipeline_flush(p, err, sizeof err), FS_STORE_OK);
+    fs_pipeline_stats_t s;
     fs_pipeline_stats(p, &s);
     ck_assert_uint_eq(s.late, 0);
     fs_pipeline_free(p);
+    teardown(&f);
+    ck_assert_ptr_nonnull(t.text);
+    return t.text;
+}
 
-    /* Same alerts, byte for byte: the warm models and the restored open
-     * buckets make the restart invisible. */
-    ck_assert_ptr_nonnull(t_ref.text);
-    ck_assert_ptr_nonnull(strstr(t_ref.text, "\"status\":\"resolved\""));
-    ck_assert_str_eq(t_run.text, t_ref.text);
-    free(t_ref.text);
-    free(t_run.text);
-    teardown(&ref);
-    teardown(&run);
+START_TEST(a_restart_resumes_warm_and_says_the_same)
+{
+    const char *x[] = {"detect.warmup=2m", "detect.snapshot_interval=1m"};
+    char *ref = transcript_of(x, 2, 0);
+    ck_assert_ptr_nonnull(strstr(ref, "\"status\":\"resolved\""));
+    /* A restart in the middle of the incident, right after a batch: the
+     * warm models and the restored open buckets make it invisible, byte for
+     * byte. */
+    char *run = transcript_of(x, 2, 660 * 100);
+    ck_assert_str_eq(run, ref);
+    free(run);
+    free(ref);
+}
+END_TEST
+
+START_TEST(a_restart_between_snapshot_parts_says_the_same)
+{
+    /* Snapshots of the 5 slices in parts of 2 (3 batches of 5 s each): a
+     * restart at every 5 s of a minute meets each phase of the writing, and
+     * resumes from the last snapshot written whole. */
+    const char *x[] = {"detect.warmup=2m", "detect.snapshot_interval=1m"};
+    const char *parts[] = {"detect.warmup=2m", "detect.snapshot_interval=1m",
+                           "detect.snapshot_chunk=2"};
+    char *ref = transcript_of(x, 2, 0);
+    for (int64_t sec = 655; sec < 715; sec += 5) {
+        char *run = transcript_of(parts, 3, sec * 100);
+        ck_assert_msg(strcmp(run, ref) == 0, "restart at %llds differs", (long long)sec);
+        free(run);
+    }
+    free(ref);
+}
+END_TEST
+
+/* The meta hash's closed_until and snapshot_at, and the snapshot's size. */
+typedef struct stored_state {
+    int64_t closed_until, snapshot_at;
+    size_t n_snapshot;
+} stored_state_t;
+
+static int read_meta(void *opaque, const char *key, const void *value, size_t len)
+{
+    stored_state_t *st = opaque;
+    char text[32];
+    snprintf(text, sizeof text, "%.*s", (int)len, (const char *)value);
+    if (strcmp(key, "closed_until") == 0)
+        st->closed_until = strtoll(text, NULL, 10);
+    else if (strcmp(key, "snapshot_at") == 0)
+        st->snapshot_at = strtoll(text, NULL, 10);
+    return 0;
+}
+
+static int count_entry(void *opaque, const char *key, const void *value, size_t len)
+{
+    (void)key, (void)value, (void)len;
+    ((stored_state_t *)opaque)->n_snapshot++;
+    return 0;
+}
+
+static stored_state_t stored_state(fs_store_t *store)
+{
+    char err[256];
+    stored_state_t st = {INT64_MIN, INT64_MIN, 0};
+    ck_assert_int_eq(fs_store_read_hash(store, FS_STORE_META, read_meta, &st, err, sizeof err),
+                     FS_STORE_OK);
+    ck_assert_int_eq(
+        fs_store_read_hash(store, FS_STORE_SNAPSHOT, count_entry, &st, err, sizeof err),
+        FS_STORE_OK);
+    return st;
+}
+
+START_TEST(a_snapshot_in_parts_replaces_the_last_when_whole)
+{
+    /* With parts of k slices, a snapshot of n slices takes ceil(n/k)
+     * batches: it becomes the stored one with its last part, stamped with
+     * the watermark of the batch it was taken in, and the hash never holds
+     * part of one. */
+    for (int chunk = 1; chunk <= 5; chunk++) {
+        char opt[64], err[256];
+        snprintf(opt, sizeof opt, "detect.snapshot_chunk=%d", chunk);
+        const char *x[] = {"detect.warmup=2m", "detect.snapshot_interval=1m", opt};
+        fixture_t f;
+        setup(&f, x, 3);
+        int h = fs_pipeline_add_partition(f.p, "plays", 0, FS_EVENT_PLAYBACK, -1);
+        int n_flush = 0, changes = 0;
+        int64_t closed[400], last_at = INT64_MIN;
+        size_t last_n = 0;
+        char msg[256];
+        for (int64_t i = 0; i < 300 * 100; i++) {
+            int n = workload_message(i, msg, sizeof msg);
+            ck_assert_int_eq(fs_pipeline_message(f.p, h, i, msg, (size_t)n, NOW),
+                             FS_PIPELINE_TAKEN);
+            if (i % 500 != 499)
+                continue;
+            ck_assert_int_eq(fs_pipeline_flush(f.p, err, sizeof err), FS_STORE_OK);
+            stored_state_t st = stored_state(f.store);
+            closed[n_flush] = st.closed_until;
+            if (st.snapshot_at != last_at) {
+                int batches = st.n_snapshot ? (int)(st.n_snapshot + chunk - 1) / chunk : 1;
+                ck_assert_int_ge(n_flush, batches - 1);
+                ck_assert_int_eq(st.snapshot_at, closed[n_flush - (batches - 1)]);
+                if (last_at != INT64_MIN)
+                    ck_assert_int_ge(st.snapshot_at - last_at, 60000);
+                ck_assert_uint_ge(st.n_snapshot, last_n);
+                last_at = st.snapshot_at;
+                last_n = st.n_snapshot;
+                changes++;
+            }
+            ck_assert_uint_eq(st.n_snapshot, last_n);
+            n_flush++;
+        }
+        ck_assert_uint_eq(last_n, 5); /* all traffic and the 4 countries */
+        ck_assert_int_ge(changes, 3); /* 5 minutes, one snapshot a minute */
+        teardown(&f);
+    }
 }
 END_TEST
 
@@ -431,6 +532,8 @@ int main(void)
     tcase_add_test(tc, a_waiting_partition_is_not_idle);
     tcase_add_test(tc, burst_fires_once_and_resolves_once);
     tcase_add_test(tc, a_restart_resumes_warm_and_says_the_same);
+    tcase_add_test(tc, a_restart_between_snapshot_parts_says_the_same);
+    tcase_add_test(tc, a_snapshot_in_parts_replaces_the_last_when_whole);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1344,7 +1344,7 @@ START_TEST(test_async)
     b.n_delivered = 1;
     b.meta = &meta;
     b.n_meta = 1;
-    b.has_snapshot = 1;
+    b.snapshot_part = FS_SNAPSHOT_FIRST | FS_SNAPSHOT_LAST;
     b.snapshot = &snap;
     b.n_snapshot = 1;
 
@@ -1472,6 +1472,103 @@ START_TEST(test_async)
 }
 END_TEST
 
+/* ---- snapshots in parts ---- */
+
+/* The snapshot hash as "key=value," sorted by key, into out. */
+typedef struct snap_text {
+    char items[8][32];
+    int n;
+} snap_text_t;
+
+static int snap_collect(void *opaque, const char *key, const void *value, size_t len)
+{
+    snap_text_t *t = opaque;
+    ck_assert_int_lt(t->n, 8);
+    snprintf(t->items[t->n++], sizeof t->items[0], "%s=%.*s", key, (int)len, (const char *)value);
+    return 0;
+}
+
+static int cmp_text(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void expect_snapshot(fs_store_t *store, const char *want)
+{
+    snap_text_t t;
+    char err[256], got[300] = "";
+    memset(&t, 0, sizeof t);
+    ck_assert_int_eq(
+        fs_store_read_hash(store, FS_STORE_SNAPSHOT, snap_collect, &t, err, sizeof err),
+        FS_STORE_OK);
+    qsort(t.items, (size_t)t.n, sizeof t.items[0], cmp_text);
+    for (int i = 0; i < t.n; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s,", t.items[i]);
+    ck_assert_str_eq(got, want);
+}
+
+/* Commits a snapshot part: keys from the letters of names, values "v<key>". */
+static void commit_part(fs_store_t *store, int part, const char *names)
+{
+    fs_blob_put_t e[8];
+    char keys[8][2], values[8][3];
+    fs_batch_t b;
+    size_t n = strlen(names);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "%c", names[i]);
+        snprintf(values[i], sizeof values[i], "v%c", names[i]);
+        e[i] = (fs_blob_put_t){keys[i], values[i], 2};
+    }
+    memset(&b, 0, sizeof b);
+    b.snapshot_part = part;
+    b.snapshot = e;
+    b.n_snapshot = n;
+    commit_ok(store, &b);
+}
+
+START_TEST(test_snapshot_parts)
+{
+    char prefix[160], staging[200];
+    fs_store_t *store;
+    redisContext *raw = raw_connect(redis_addr);
+    const int whole = FS_SNAPSHOT_FIRST | FS_SNAPSHOT_LAST;
+
+    make_prefix(prefix, sizeof prefix);
+    snprintf(staging, sizeof staging, "%ssnapshot:next", prefix);
+    store = open_store(prefix);
+    commit_part(store, whole, "a");
+    expect_snapshot(store, "a=va,");
+    /* A snapshot in three parts: the old one stays until the last lands. */
+    commit_part(store, FS_SNAPSHOT_FIRST, "bc");
+    expect_snapshot(store, "a=va,");
+    commit_part(store, 0, "d");
+    expect_snapshot(store, "a=va,");
+    ck_assert_int_eq(raw_integer(raw, "HLEN %s", staging), 3);
+    commit_part(store, FS_SNAPSHOT_LAST, "e");
+    expect_snapshot(store, "b=vb,c=vc,d=vd,e=ve,");
+    ck_assert_int_eq(raw_integer(raw, "EXISTS %s", staging), 0);
+    /* One abandoned half way (a restart): the next first part starts over. */
+    commit_part(store, FS_SNAPSHOT_FIRST, "xy");
+    commit_part(store, FS_SNAPSHOT_FIRST, "f");
+    commit_part(store, FS_SNAPSHOT_LAST, "");
+    expect_snapshot(store, "f=vf,");
+    /* A snapshot of no slice empties the hash. */
+    commit_part(store, whole, "");
+    expect_snapshot(store, "");
+    /* Flags beyond the two are refused. */
+    {
+        char err[256];
+        fs_batch_t b;
+        memset(&b, 0, sizeof b);
+        b.snapshot_part = 4;
+        ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_EINVALID);
+    }
+    redisFree(raw);
+    fs_store_free(store);
+    delete_keys(redis_addr, prefix);
+}
+END_TEST
+
 static Suite *store_redis_suite(void)
 {
     Suite *s = suite_create("store_redis");
@@ -1489,6 +1586,7 @@ static Suite *store_redis_suite(void)
     tcase_add_test(tc, test_restart);
     tcase_add_test(tc, test_auth);
     tcase_add_test(tc, test_async);
+    tcase_add_test(tc, test_snapshot_parts);
     suite_add_tcase(s, tc);
     return s;
 }

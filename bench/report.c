@@ -4,9 +4,9 @@
  *
  * The flow: score the inputs with fs_score_run (matching, delays, oracle,
  * span) and summarise them with fs_tune_metrics; pick each incident's chart
- * span and matching alerts; read the playback file once, counting attempts
- * and failures of every incident's slice per 10 s bin with the detector's
- * decoder; read the tune CSV if given; write the page. Everything drawn is
+ * span and matching alerts; read the playback file once more with score's
+ * event reader, counting attempts and failures of every incident's slice per
+ * 10 s bin; read the tune CSV if given; write the page. Everything drawn is
  * computed here in C and written as SVG shapes: the page needs no script.
  */
 #include "bench/report.h"
@@ -58,8 +58,7 @@ typedef struct chart {
     int64_t view_start, view_end; /* ms, multiples of the bin width */
     size_t n_bins;
     double *attempts, *failures;
-    int dim_index[FS_MAX_DIMS]; /* decoder dimension of each of the slice's pairs */
-    size_t *alerts;             /* indices into the result's alerts, by detectedAt */
+    size_t *alerts; /* indices into the result's alerts, by detectedAt */
     size_t n_alerts;
 } chart_t;
 
@@ -258,77 +257,50 @@ static int charts_plan(const fs_score_result_t *r, chart_t *charts)
     return 0;
 }
 
-/* Counts the playback file into the charts' bins. The decoder gets the
- * default dimensions and any other the incidents name, as score does. */
+/* What fill_event needs: the charts of r, and the decoder dimension of each
+ * pair of each incident's slice. */
+typedef struct fill {
+    const fs_score_result_t *r;
+    chart_t *charts;
+    int (*dim_index)[FS_MAX_DIMS];
+} fill_t;
+
+/* fs_score_event_fn: counts a playback event into the bin of each chart
+ * whose span and slice it lies in. */
+static void fill_event(void *ctx, const fs_event_t *ev)
+{
+    const fill_t *fill = ctx;
+
+    for (size_t i = 0; i < fill->r->n_incidents; i++) {
+        chart_t *c = &fill->charts[i];
+        if (ev->ts_ms < c->view_start || ev->ts_ms >= c->view_end ||
+            !fs_score_event_in_slice(ev, &fill->r->incidents[i].slice, fill->dim_index[i]))
+            continue;
+        size_t b = (size_t)((ev->ts_ms - c->view_start) / FS_REPORT_BIN_MS);
+        c->attempts[b] += 1;
+        c->failures[b] += ev->failed ? 1 : 0;
+    }
+}
+
+/* Counts the playback file into the charts' bins, decoded as score decodes
+ * it (fs_score_decoder_new, fs_score_read_events). */
 static int charts_fill(const fs_score_result_t *r, chart_t *charts, const char *path, char *err,
                        size_t err_size)
 {
-    const char *dims[FS_MAX_DIMS] = {"country", "platform", "app_version", "cdn"};
-    size_t n_dims = 4;
+    fill_t fill = {r, charts, NULL};
     fs_decoder_t *decoder = NULL;
-    FILE *f = NULL;
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t len;
     int rc = -1;
 
-    for (size_t i = 0; i < r->n_incidents; i++) {
-        const fs_score_slice_t *s = &r->incidents[i].slice;
-        for (size_t k = 0; k < s->n; k++) {
-            size_t d = 0;
-            while (d < n_dims && strcmp(dims[d], s->dims[k]) != 0)
-                d++;
-            if (d == n_dims) {
-                if (n_dims == FS_MAX_DIMS) {
-                    set_err(err, err_size, "the incidents name more than %d dimensions",
-                            FS_MAX_DIMS);
-                    goto done;
-                }
-                dims[n_dims++] = s->dims[k];
-            }
-            charts[i].dim_index[k] = (int)d;
-        }
-    }
-    if (!(decoder = fs_decoder_new(dims, n_dims, err, err_size)))
-        goto done;
-    if (!(f = fopen(path, "r"))) {
-        set_err(err, err_size, "%s: %s", path, strerror(errno));
+    if (!(fill.dim_index = calloc(r->n_incidents ? r->n_incidents : 1, sizeof *fill.dim_index))) {
+        set_err(err, err_size, "out of memory");
         goto done;
     }
-    while ((len = getline(&buf, &cap, f)) >= 0) {
-        fs_event_t ev;
-        const char *reason;
-
-        if (len > 0 && buf[len - 1] == '\n')
-            len--;
-        if (len == 0 ||
-            fs_decoder_decode(decoder, FS_EVENT_PLAYBACK, buf, (size_t)len, &ev, &reason) != 0)
-            continue; /* skipped, as the detector skips them */
-        for (size_t i = 0; i < r->n_incidents; i++) {
-            const fs_score_slice_t *s = &r->incidents[i].slice;
-            chart_t *c = &charts[i];
-            size_t k = 0;
-            if (ev.ts_ms < c->view_start || ev.ts_ms >= c->view_end)
-                continue;
-            while (k < s->n && ev.dims[c->dim_index[k]].len == strlen(s->values[k]) &&
-                   memcmp(ev.dims[c->dim_index[k]].ptr, s->values[k], strlen(s->values[k])) == 0)
-                k++;
-            if (k < s->n)
-                continue;
-            size_t b = (size_t)((ev.ts_ms - c->view_start) / FS_REPORT_BIN_MS);
-            c->attempts[b] += 1;
-            c->failures[b] += ev.failed ? 1 : 0;
-        }
-    }
-    if (ferror(f)) {
-        set_err(err, err_size, "%s: read error", path);
+    if (!(decoder = fs_score_decoder_new(r, fill.dim_index, err, err_size)))
         goto done;
-    }
-    rc = 0;
+    rc = fs_score_read_events(path, FS_EVENT_PLAYBACK, decoder, fill_event, &fill, NULL, err,
+                              err_size);
 done:
-    if (f)
-        fclose(f);
-    free(buf);
+    free(fill.dim_index);
     fs_decoder_free(decoder);
     return rc;
 }

@@ -34,8 +34,7 @@ typedef struct resolved {
 
 /* Per-incident working state of the event scan. */
 typedef struct oracle_counts {
-    int dim_index[FS_MAX_DIMS]; /* decoder dimension of each of the slice's pairs */
-    int64_t first_bucket;       /* epoch second of buckets[0] */
+    int64_t first_bucket; /* epoch second of buckets[0] */
     size_t n_buckets;
     double *attempts, *failures;
 } oracle_counts_t;
@@ -425,18 +424,46 @@ static void pair_resolved(fs_score_result_t *r, const alert_ctx_t *ctx)
 /* ---- the event files ---- */
 
 typedef struct scan {
+    fs_score_result_t *r;
     fs_decoder_t *decoder;
-    oracle_counts_t *counts; /* one per incident, n_counts of them */
+    int (*dim_index)[FS_MAX_DIMS]; /* one row per incident, see fs_score_decoder_new */
+    oracle_counts_t *counts;       /* one per incident, n_counts of them */
     size_t n_counts;
     int64_t first_ms, last_ms;
     int have_events;
 } scan_t;
 
-static int event_in_slice(const fs_event_t *ev, const fs_score_slice_t *slice,
-                          const oracle_counts_t *c)
+fs_decoder_t *fs_score_decoder_new(const fs_score_result_t *r, int (*dim_index)[FS_MAX_DIMS],
+                                   char *err, size_t err_size)
+{
+    const char *dims[FS_MAX_DIMS] = {"country", "platform", "app_version", "cdn"};
+    size_t n_dims = 4;
+
+    for (size_t i = 0; i < r->n_incidents; i++) {
+        const fs_score_slice_t *s = &r->incidents[i].slice;
+        for (size_t k = 0; k < s->n; k++) {
+            size_t d = 0;
+            while (d < n_dims && strcmp(dims[d], s->dims[k]) != 0)
+                d++;
+            if (d == n_dims) {
+                if (n_dims == FS_MAX_DIMS) {
+                    set_err(err, err_size, "the incidents name more than %d dimensions",
+                            FS_MAX_DIMS);
+                    return NULL;
+                }
+                dims[n_dims++] = s->dims[k];
+            }
+            dim_index[i][k] = (int)d;
+        }
+    }
+    return fs_decoder_new(dims, n_dims, err, err_size);
+}
+
+int fs_score_event_in_slice(const fs_event_t *ev, const fs_score_slice_t *slice,
+                            const int *dim_index)
 {
     for (size_t k = 0; k < slice->n; k++) {
-        const fs_str_t *v = &ev->dims[c->dim_index[k]];
+        const fs_str_t *v = &ev->dims[dim_index[k]];
         if (v->len != strlen(slice->values[k]) || memcmp(v->ptr, slice->values[k], v->len) != 0)
             return 0;
     }
@@ -451,7 +478,7 @@ static void count_event(fs_score_result_t *r, scan_t *sc, const fs_event_t *ev)
         int64_t ts = ev->ts_ms;
 
         if (ts < inc->start_ms - FS_SCORE_ORACLE_LEAD_MS || ts >= inc->end_ms ||
-            !event_in_slice(ev, &inc->slice, c))
+            !fs_score_event_in_slice(ev, &inc->slice, sc->dim_index[i]))
             continue;
         size_t b = (size_t)(floor_div(ts, FS_SCORE_BUCKET_MS) - c->first_bucket);
         c->attempts[b] += 1;
@@ -466,8 +493,9 @@ static void count_event(fs_score_result_t *r, scan_t *sc, const fs_event_t *ev)
     }
 }
 
-static int scan_file(fs_score_result_t *r, scan_t *sc, const char *path, fs_event_kind_t kind,
-                     char *err, size_t err_size)
+int fs_score_read_events(const char *path, fs_event_kind_t kind, fs_decoder_t *decoder,
+                         fs_score_event_fn fn, void *ctx, uint64_t *n_invalid, char *err,
+                         size_t err_size)
 {
     FILE *f = fopen(path, "r");
     char *buf = NULL;
@@ -486,18 +514,12 @@ static int scan_file(fs_score_result_t *r, scan_t *sc, const char *path, fs_even
             len--;
         if (len == 0)
             continue; /* blank lines are not messages, as in replay */
-        if (fs_decoder_decode(sc->decoder, kind, buf, (size_t)len, &ev, &reason) != 0) {
-            r->events_invalid++;
+        if (fs_decoder_decode(decoder, kind, buf, (size_t)len, &ev, &reason) != 0) {
+            if (n_invalid)
+                (*n_invalid)++;
             continue;
         }
-        r->events_read++;
-        if (!sc->have_events || ev.ts_ms < sc->first_ms)
-            sc->first_ms = ev.ts_ms;
-        if (!sc->have_events || ev.ts_ms > sc->last_ms)
-            sc->last_ms = ev.ts_ms;
-        sc->have_events = 1;
-        if (kind == FS_EVENT_PLAYBACK)
-            count_event(r, sc, &ev);
+        fn(ctx, &ev);
     }
     int failed = ferror(f);
     free(buf);
@@ -509,33 +531,29 @@ static int scan_file(fs_score_result_t *r, scan_t *sc, const char *path, fs_even
     return 0;
 }
 
-/* Sets up the decoder and the bucket arrays, then reads the files. The
- * decoder gets the default dimensions (CONTRACT.md section 3), so it accepts
- * and rejects exactly the lines the detector does with its default
- * configuration, and any other dimension an incident names. */
+/* fs_score_event_fn of the event files: the span, and the oracle's counts. */
+static void scan_event(void *ctx, const fs_event_t *ev)
+{
+    scan_t *sc = ctx;
+
+    sc->r->events_read++;
+    if (!sc->have_events || ev->ts_ms < sc->first_ms)
+        sc->first_ms = ev->ts_ms;
+    if (!sc->have_events || ev->ts_ms > sc->last_ms)
+        sc->last_ms = ev->ts_ms;
+    sc->have_events = 1;
+    if (ev->kind == FS_EVENT_PLAYBACK)
+        count_event(sc->r, sc, ev);
+}
+
+/* Sets up the decoder and the bucket arrays, then reads the files. */
 static int scan_events(fs_score_result_t *r, const fs_score_options_t *opt, scan_t *sc, char *err,
                        size_t err_size)
 {
-    const char *dims[FS_MAX_DIMS] = {"country", "platform", "app_version", "cdn"};
-    size_t n_dims = 4;
-
+    sc->r = r;
     for (size_t i = 0; i < r->n_incidents; i++) {
         fs_score_incident_t *inc = &r->incidents[i];
         oracle_counts_t *c = &sc->counts[i];
-        for (size_t k = 0; k < inc->slice.n; k++) {
-            size_t d = 0;
-            while (d < n_dims && strcmp(dims[d], inc->slice.dims[k]) != 0)
-                d++;
-            if (d == n_dims) {
-                if (n_dims == FS_MAX_DIMS) {
-                    set_err(err, err_size, "the incidents name more than %d dimensions",
-                            FS_MAX_DIMS);
-                    return -1;
-                }
-                dims[n_dims++] = inc->slice.dims[k];
-            }
-            c->dim_index[k] = (int)d;
-        }
         c->first_bucket = floor_div(inc->start_ms - FS_SCORE_ORACLE_LEAD_MS, FS_SCORE_BUCKET_MS);
         c->n_buckets =
             (size_t)(floor_div(inc->end_ms - 1, FS_SCORE_BUCKET_MS) - c->first_bucket + 1);
@@ -546,12 +564,15 @@ static int scan_events(fs_score_result_t *r, const fs_score_options_t *opt, scan
             return -1;
         }
     }
-    if (!(sc->decoder = fs_decoder_new(dims, n_dims, err, err_size)))
+    if (!(sc->decoder = fs_score_decoder_new(r, sc->dim_index, err, err_size)))
         return -1;
     if (opt->playback_path &&
-        scan_file(r, sc, opt->playback_path, FS_EVENT_PLAYBACK, err, err_size) != 0)
+        fs_score_read_events(opt->playback_path, FS_EVENT_PLAYBACK, sc->decoder, scan_event, sc,
+                             &r->events_invalid, err, err_size) != 0)
         return -1;
-    if (opt->errors_path && scan_file(r, sc, opt->errors_path, FS_EVENT_ERROR, err, err_size) != 0)
+    if (opt->errors_path &&
+        fs_score_read_events(opt->errors_path, FS_EVENT_ERROR, sc->decoder, scan_event, sc,
+                             &r->events_invalid, err, err_size) != 0)
         return -1;
     return 0;
 }
@@ -787,7 +808,9 @@ int fs_score_run(const fs_score_options_t *opt, fs_score_result_t **out, char *e
         goto fail;
     }
     if (opt->playback_path || opt->errors_path) {
-        if (!(sc.counts = calloc(r->n_incidents ? r->n_incidents : 1, sizeof *sc.counts))) {
+        size_t n = r->n_incidents ? r->n_incidents : 1;
+        if (!(sc.counts = calloc(n, sizeof *sc.counts)) ||
+            !(sc.dim_index = calloc(n, sizeof *sc.dim_index))) {
             set_err(err, err_size, "out of memory");
             goto fail;
         }
@@ -813,6 +836,7 @@ fail:
         free(sc.counts[i].failures);
     }
     free(sc.counts);
+    free(sc.dim_index);
     fs_decoder_free(sc.decoder);
     fs_score_result_free(r);
     return rc;

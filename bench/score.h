@@ -78,6 +78,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "detector/decode.h"
 #include "detector/event.h"
 
 /* Tolerance around an incident's window within which an alert counts, ms. */
@@ -202,6 +203,37 @@ fs_score_relation_t fs_score_relate(const fs_score_slice_t *incident, const fs_s
  * or more specific, and it started or was detected within FS_SCORE_MATCH_MS
  * of the incident's window. */
 int fs_score_matches(const fs_score_incident_t *incident, const fs_score_alert_t *alert);
+
+/*
+ * Event files, read as score reads them; report reads the playback file with
+ * the same functions.
+ *
+ * fs_score_decoder_new makes the decoder for r's (borrowed) incidents: the
+ * default dimensions (country, platform, app_version, cdn; CONTRACT.md
+ * section 3), so it accepts and rejects exactly the lines the detector does
+ * with its default configuration, then any other dimension an incident
+ * names. It writes into dim_index[i][k] (r->n_incidents rows, caller's) the
+ * decoder dimension of incident i's k-th pair. Returns the decoder (free
+ * with fs_decoder_free), or NULL with a reason in err.
+ */
+fs_decoder_t *fs_score_decoder_new(const fs_score_result_t *r, int (*dim_index)[FS_MAX_DIMS],
+                                   char *err, size_t err_size);
+
+/* Whether the decoded event ev lies in slice, whose k-th pair is the
+ * decoder's dimension dim_index[k] (a row of fs_score_decoder_new's). */
+int fs_score_event_in_slice(const fs_event_t *ev, const fs_score_slice_t *slice,
+                            const int *dim_index);
+
+/* Called with each valid event of a file; ev is valid during the call only. */
+typedef void (*fs_score_event_fn)(void *ctx, const fs_event_t *ev);
+
+/* Decodes each line of the event file path as kind with decoder (borrowed)
+ * and calls fn(ctx, ev) on each valid event, in file order. Blank lines are
+ * skipped; invalid ones are skipped, as the detector skips them, and counted
+ * into *n_invalid unless it is NULL. Returns 0, or -1 with a reason in err. */
+int fs_score_read_events(const char *path, fs_event_kind_t kind, fs_decoder_t *decoder,
+                         fs_score_event_fn fn, void *ctx, uint64_t *n_invalid, char *err,
+                         size_t err_size);
 
 /*
  * Reads the files of opt (borrowed) and scores them into *out (a new result,

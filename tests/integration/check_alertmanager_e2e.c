@@ -111,25 +111,12 @@ static void fail_cleanup(void)
     fflush(stderr);
 }
 
-#define REQUIRE(cond, ...)                                                                         \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fail_cleanup();                                                                        \
-            ck_abort_msg(__VA_ARGS__);                                                             \
-        }                                                                                          \
-    } while (0)
-
-static void note(const world_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void note(const world_t *w, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void note(const world_t *w, const char *fmt, ...)
 {
     va_list ap;
-    printf("[am-e2e %s +%6.2fs] ", w->name, (double)(fs_test_mono_ms() - w->t0) / 1000.0);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    fs_test_vnote("am-e2e", w->name, w->t0, fmt, ap);
     va_end(ap);
-    putchar('\n');
-    fflush(stdout);
 }
 
 /* ---- children ------------------------------------------------------------------- */
@@ -772,6 +759,7 @@ int main(void)
 {
     brokers = fs_test_service("FORESHOCK_TEST_KAFKA");
     am_bin = find_alertmanager();
+    fs_test_on_failure(fail_cleanup);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     SRunner *sr = srunner_create(suite());
     srunner_run_all(sr, CK_NORMAL);

@@ -43,7 +43,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -141,27 +140,13 @@ static void fail_cleanup(void)
     fflush(stderr);
 }
 
-/* ck_assert_msg that first kills the children and shows the daemon's log. */
-#define REQUIRE(cond, ...)                                                                         \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fail_cleanup();                                                                        \
-            ck_abort_msg(__VA_ARGS__);                                                             \
-        }                                                                                          \
-    } while (0)
-
-static void note(const e2e_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* A progress line on stdout: what happened, and when. */
-static void note(const e2e_t *t, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void note(const e2e_t *t, const char *fmt, ...)
 {
     va_list ap;
-    printf("[e2e %s +%6.2fs] ", t->name, (double)(fs_test_mono_ms() - t->t0) / 1000.0);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    fs_test_vnote("e2e", t->name, t->t0, fmt, ap);
     va_end(ap);
-    putchar('\n');
-    fflush(stdout);
 }
 
 /* ---- Kafka ---------------------------------------------------------------- */
@@ -1338,66 +1323,20 @@ END_TEST
  * waits until it answers PING. */
 static void start_private_redis(e2e_t *t)
 {
-    char port_s[16], logfile[128];
-    pid_t parent = getpid();
-    snprintf(port_s, sizeof port_s, "%d", t->redis_port);
-    snprintf(logfile, sizeof logfile, "%s/redis.log", t->redis_dir);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-        if (getppid() != parent)
-            _exit(127);
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, STDIN_FILENO);
-            dup2(devnull, STDOUT_FILENO);
-        }
-        execl(redis_server_bin, redis_server_bin, "--port", port_s, "--bind", "127.0.0.1", "--dir",
-              t->redis_dir, "--save", "3600 1", "--appendonly", "yes", "--appendfsync", "always",
-              "--logfile", logfile, "--daemonize", "no", (char *)NULL);
-        _exit(127);
-    }
-    t->redis_pid = pid;
-    int64_t deadline = fs_test_mono_ms() + 15000;
-    for (;;) {
-        redisContext *c = fs_test_redis_connect(t->redis);
-        if (c) {
-            redisReply *r = redisCommand(c, "PING");
-            int ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            if (ok)
-                return;
-        }
-        int status;
-        REQUIRE(waitpid(pid, &status, WNOHANG) == 0, "the private redis-server exited at start");
-        REQUIRE(fs_test_mono_ms() < deadline, "the private redis-server on %s did not answer in 15 s",
-                t->redis);
-        fs_test_sleep_ms(50);
-    }
+    static const char *const args[] = {"--save", "3600 1", "--appendonly", "yes", "--appendfsync",
+                                       "always", NULL};
+    char err[512];
+    t->redis_pid =
+        fs_test_redis_start(redis_server_bin, t->redis_port, t->redis_dir, args, err, sizeof err);
+    REQUIRE(t->redis_pid > 0, "%s", err);
 }
 
 /* SIGTERM (redis saves and exits) and a bounded wait. */
 static void stop_private_redis(e2e_t *t)
 {
-    int status;
-    int64_t deadline = fs_test_mono_ms() + 10000;
-    kill(t->redis_pid, SIGTERM);
-    while (waitpid(t->redis_pid, &status, WNOHANG) == 0) {
-        if (fs_test_mono_ms() > deadline) {
-            fs_test_reap(t->redis_pid);
-            t->redis_pid = 0;
-            REQUIRE(0, "the private redis-server did not stop within 10 s of SIGTERM");
-        }
-        fs_test_sleep_ms(20);
-    }
+    int stopped = fs_test_redis_stop(t->redis_pid, 10000);
     t->redis_pid = 0;
+    REQUIRE(stopped == 0, "the private redis-server did not stop within 10 s of SIGTERM");
 }
 
 /* Whether the log has a line with "event=<event>" after byte `from`; returns
@@ -1618,6 +1557,7 @@ int main(void)
     brokers = fs_test_service("FORESHOCK_TEST_KAFKA");
     redis_addr = fs_test_service("FORESHOCK_TEST_REDIS");
     redis_server_bin = getenv("FORESHOCK_TEST_REDIS_SERVER");
+    fs_test_on_failure(fail_cleanup);
     sr = srunner_create(daemon_suite());
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);

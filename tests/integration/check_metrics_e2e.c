@@ -128,27 +128,13 @@ static void fail_cleanup(void)
     fflush(stderr);
 }
 
-/* ck_assert_msg that first kills the children and shows the daemon's log. */
-#define REQUIRE(cond, ...)                                                                         \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fail_cleanup();                                                                        \
-            ck_abort_msg(__VA_ARGS__);                                                             \
-        }                                                                                          \
-    } while (0)
-
-static void note(const world_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* A progress line on stdout: what happened, and when. */
-static void note(const world_t *t, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void note(const world_t *t, const char *fmt, ...)
 {
     va_list ap;
-    printf("[metrics %s +%6.2fs] ", t->name, (double)(fs_test_mono_ms() - t->t0) / 1000.0);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    fs_test_vnote("metrics", t->name, t->t0, fmt, ap);
     va_end(ap);
-    putchar('\n');
-    fflush(stdout);
 }
 
 /* SIGTERM and a bounded wait; returns the wait status. */
@@ -652,50 +638,20 @@ END_TEST
 
 static void start_private_redis(world_t *t)
 {
-    char port_s[16], logfile[128];
-    snprintf(port_s, sizeof port_s, "%d", t->redis_port);
-    snprintf(logfile, sizeof logfile, "%s/redis.log", t->redis_dir);
-    const char *argv[] = {redis_server_bin,
-                          "--port",
-                          port_s,
-                          "--bind",
-                          "127.0.0.1",
-                          "--dir",
-                          t->redis_dir,
-                          "--save",
-                          "",
-                          "--appendonly",
-                          "yes",
-                          "--appendfsync",
-                          "always",
-                          "--daemonize",
-                          "no",
-                          NULL};
-    t->redis_pid = spawn(argv, logfile);
-    int64_t deadline = fs_test_mono_ms() + 15000;
-    for (;;) {
-        redisContext *c = fs_test_redis_connect(t->redis);
-        if (c) {
-            redisReply *r = redisCommand(c, "PING");
-            int ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            if (ok)
-                return;
-        }
-        int status;
-        REQUIRE(waitpid(t->redis_pid, &status, WNOHANG) == 0,
-                "the private redis-server exited at start");
-        REQUIRE(fs_test_mono_ms() < deadline, "the private redis-server did not answer in 15 s");
-        fs_test_sleep_ms(50);
-    }
+    static const char *const args[] = {"--save", "",  "--appendonly", "yes", "--appendfsync",
+                                       "always", NULL};
+    char err[512];
+    t->redis_pid =
+        fs_test_redis_start(redis_server_bin, t->redis_port, t->redis_dir, args, err, sizeof err);
+    REQUIRE(t->redis_pid > 0, "%s", err);
 }
 
 static void stop_private_redis(world_t *t)
 {
-    stop_child(t->redis_pid, "the private redis-server");
+    int stopped = fs_test_redis_stop(t->redis_pid, STOP_TIMEOUT_MS);
     t->redis_pid = 0;
+    REQUIRE(stopped == 0, "the private redis-server did not exit within %d ms of SIGTERM",
+            STOP_TIMEOUT_MS);
 }
 
 typedef struct flow {
@@ -975,6 +931,7 @@ int main(int argc, char **argv)
         printf("skipped: no prometheus binary on PATH (tests/stack/deps.sh installs it)\n");
         return FS_TEST_SKIP;
     }
+    fs_test_on_failure(fail_cleanup);
     Suite *s = suite_create("metrics_e2e");
     struct {
         const char *name;

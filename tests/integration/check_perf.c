@@ -11,7 +11,7 @@
  * Commands per event are read from the server's INFO commandstats totals,
  * which count every client's commands. Other suites share the stack's Redis,
  * so when FORESHOCK_TEST_REDIS_SERVER names the binary this suite starts a
- * private redis-server on a Unix socket for perf; otherwise it uses the
+ * private redis-server on a free loopback port for perf; otherwise it uses the
  * shared one (FORESHOCK_TEST_REDIS), where a busy neighbour could inflate
  * the count.
  */
@@ -20,18 +20,13 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #define CASE_TIMEOUT_S 100
 #define SLICES         2000
@@ -39,40 +34,6 @@
 static const char *kafka_addr;
 static const char *redis_addr;
 static const char *redis_server_bin;
-
-/* A private redis-server on a Unix socket in dir; returns its pid. */
-static pid_t start_redis(const char *dir, char *sock, size_t size)
-{
-    snprintf(sock, size, "%s/redis.sock", dir);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-#ifdef __linux__
-        /* A test killed at its timeout takes its server with it. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        execl(redis_server_bin, redis_server_bin, "--port", "0", "--unixsocket", sock, "--save", "",
-              "--appendonly", "no", "--dir", dir, (char *)NULL);
-        _exit(127);
-    }
-    int64_t deadline = fs_test_mono_ms() + 20000;
-    for (;;) {
-        struct timeval tv = {1, 0};
-        redisContext *c = redisConnectUnixWithTimeout(sock, tv);
-        redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
-        int up = r && r->type == REDIS_REPLY_STATUS;
-        freeReplyObject(r);
-        redisFree(c);
-        if (up)
-            return pid;
-        ck_assert_msg(fs_test_mono_ms() < deadline, "redis-server did not answer on %s", sock);
-        ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0, "redis-server exited");
-        fs_test_sleep_ms(50);
-    }
-}
 
 /* Runs argv with stdout and stderr to files; returns the exit status. */
 static int run(char *const argv[], const char *out, const char *errs)
@@ -127,15 +88,21 @@ static int contains(const char *path, const char *text)
 
 START_TEST(test_perf_figures)
 {
-    char dir[] = "/tmp/foreshock-check-perf.XXXXXX", sock[256], out[300], errs[300], json_path[300],
-         slices[16];
+    char dir[] = "/tmp/foreshock-check-perf.XXXXXX", private_redis[32], out[300], errs[300],
+         json_path[300], slices[16];
     const char *redis = redis_addr;
     pid_t redis_pid = -1;
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
     if (redis_server_bin && redis_server_bin[0]) {
-        redis_pid = start_redis(dir, sock, sizeof sock);
-        redis = sock;
+        static const char *const args[] = {"--save", "", "--appendonly", "no", NULL};
+        char err[512];
+        int port = fs_test_free_port();
+        ck_assert_msg(port > 0, "no free port");
+        redis_pid = fs_test_redis_start(redis_server_bin, port, dir, args, err, sizeof err);
+        ck_assert_msg(redis_pid > 0, "%s", err);
+        snprintf(private_redis, sizeof private_redis, "127.0.0.1:%d", port);
+        redis = private_redis;
     }
     snprintf(out, sizeof out, "%s/perf.out", dir);
     snprintf(errs, sizeof errs, "%s/perf.err", dir);
@@ -164,10 +131,8 @@ START_TEST(test_perf_figures)
     int status = run(argv, out, errs);
     printf("check_perf: foreshock-bench perf took %.1f s\n",
            (double)(fs_test_mono_ms() - t0) / 1000.0);
-    if (redis_pid > 0) {
-        fs_test_reap(redis_pid);
-        unlink(sock);
-    }
+    if (redis_pid > 0)
+        fs_test_redis_stop(redis_pid, 10000);
     if (status != 0) {
         fs_test_print_log_tail(out, "perf stdout", 40);
         fs_test_print_log_tail(errs, "perf stderr", 40);
@@ -223,11 +188,9 @@ START_TEST(test_perf_figures)
                     "daemon round trips per event");
     json_decref(root);
 
-    /* perf removed its own folder; this one holds only our files. */
-    unlink(out);
-    unlink(errs);
-    unlink(json_path);
-    rmdir(dir);
+    /* perf removed its own folder; this one holds only our files and the
+     * private redis-server's log. */
+    fs_test_remove_dir(dir);
 }
 END_TEST
 

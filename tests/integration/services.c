@@ -162,6 +162,28 @@ pid_t fs_test_spawn(const char *const *argv, const char *log, const char *marker
     return pid;
 }
 
+/* The suite's cleanup for REQUIRE, set once from main(). */
+static void (*failure_cleanup)(void);
+
+void fs_test_on_failure(void (*cleanup)(void))
+{
+    failure_cleanup = cleanup;
+}
+
+void fs_test_fail_cleanup(void)
+{
+    if (failure_cleanup)
+        failure_cleanup();
+}
+
+void fs_test_vnote(const char *tag, const char *name, int64_t t0_ms, const char *fmt, va_list ap)
+{
+    printf("[%s %s +%6.2fs] ", tag, name, (double)(fs_test_mono_ms() - t0_ms) / 1000.0);
+    vprintf(fmt, ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
 void fs_test_remove_dir(const char *dir)
 {
     char cmd[4200];
@@ -345,4 +367,106 @@ long fs_test_redis_delete_keys(const char *address, const char *prefix)
     }
     redisFree(c);
     return left;
+}
+
+/* Whether the redis-server on port answers PING with PONG (after AUTH with
+ * password when it is not NULL): up, and done loading its data. */
+static int redis_answers(int port, const char *password)
+{
+    char address[32];
+    snprintf(address, sizeof address, "127.0.0.1:%d", port);
+    redisContext *c = fs_test_redis_connect(address);
+    if (!c)
+        return 0;
+    int ok = 1;
+    if (password) {
+        redisReply *r = redisCommand(c, "AUTH %s", password);
+        ok = r && r->type == REDIS_REPLY_STATUS;
+        if (r)
+            freeReplyObject(r);
+    }
+    if (ok) {
+        redisReply *r = redisCommand(c, "PING");
+        ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+        if (r)
+            freeReplyObject(r);
+    }
+    redisFree(c);
+    return ok;
+}
+
+pid_t fs_test_redis_start(const char *server, int port, const char *dir, const char *const *args,
+                          char *err, size_t err_size)
+{
+    enum { N_FIXED = 9, MAX_ARGS = 64 };
+    const char *argv[N_FIXED + MAX_ARGS + 1];
+    const char *password = NULL;
+    char port_s[16], log[4200];
+    size_t n = 0;
+
+    snprintf(port_s, sizeof port_s, "%d", port);
+    snprintf(log, sizeof log, "%s/redis.log", dir);
+    argv[n++] = server;
+    argv[n++] = "--port";
+    argv[n++] = port_s;
+    argv[n++] = "--bind";
+    argv[n++] = "127.0.0.1";
+    argv[n++] = "--dir";
+    argv[n++] = dir;
+    argv[n++] = "--daemonize";
+    argv[n++] = "no";
+    for (size_t i = 0; args && args[i]; i++) {
+        if (i >= MAX_ARGS) {
+            snprintf(err, err_size, "more than %d redis-server arguments", MAX_ARGS);
+            return -1;
+        }
+        if (strcmp(args[i], "--requirepass") == 0 && args[i + 1])
+            password = args[i + 1];
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+
+    pid_t pid = fs_test_spawn(argv, log, NULL, err, err_size);
+    if (pid < 0)
+        return -1;
+    int64_t deadline = fs_test_mono_ms() + 20000;
+    while (!redis_answers(port, password)) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            snprintf(err, err_size,
+                     "the private redis-server on port %d exited at start (status 0x%x)", port,
+                     status);
+            fs_test_print_log_tail(log, "private redis-server log", 40);
+            return -1;
+        }
+        if (fs_test_mono_ms() > deadline) {
+            fs_test_reap(pid);
+            snprintf(err, err_size, "the private redis-server on port %d did not answer in 20 s",
+                     port);
+            fs_test_print_log_tail(log, "private redis-server log", 40);
+            return -1;
+        }
+        fs_test_sleep_ms(50);
+    }
+    return pid;
+}
+
+int fs_test_redis_stop(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = fs_test_mono_ms() + timeout_ms;
+    if (pid <= 0)
+        return -1;
+    kill(pid, SIGTERM);
+    for (;;) {
+        pid_t r = waitpid(pid, NULL, WNOHANG);
+        if (r == pid)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -1; /* not our child, or already reaped */
+        if (fs_test_mono_ms() > deadline) {
+            fs_test_reap(pid);
+            return -1;
+        }
+        fs_test_sleep_ms(20);
+    }
 }

@@ -12,6 +12,7 @@
 #ifndef FS_TESTS_INTEGRATION_SERVICES_H
 #define FS_TESTS_INTEGRATION_SERVICES_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -62,6 +63,36 @@ int fs_test_free_port(void);
 pid_t fs_test_spawn(const char *const *argv, const char *log, const char *marker, char *err,
                     size_t err_size);
 
+/*
+ * Sets what REQUIRE runs before it fails a test: the suite's cleanup, which
+ * kills the test's children, prints their logs and removes what the test
+ * made. Call it from main() before any test forks; cleanup may be NULL (the
+ * default: nothing). Not thread-safe.
+ */
+void fs_test_on_failure(void (*cleanup)(void));
+
+/* Runs the cleanup set by fs_test_on_failure, if any (REQUIRE's first step). */
+void fs_test_fail_cleanup(void);
+
+/* ck_abort_msg that first runs the suite's cleanup (fs_test_on_failure), so
+ * that no child outlives a failed check. Expands to check.h's ck_abort_msg:
+ * the suite includes <check.h>. */
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fs_test_fail_cleanup();                                                                \
+            ck_abort_msg(__VA_ARGS__);                                                             \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * A progress line on stdout, "[<tag> <name> +<seconds>s] <message>", the
+ * seconds counted from t0_ms (fs_test_mono_ms() when the test began); flushed
+ * at once, so that it comes before a failure's output.
+ */
+void fs_test_vnote(const char *tag, const char *name, int64_t t0_ms, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
 /* rm -rf dir (a folder the test made); complains on stderr if it fails. */
 void fs_test_remove_dir(const char *dir);
 
@@ -84,5 +115,27 @@ struct redisContext *fs_test_redis_connect(const char *address);
  * Returns the keys left afterwards, or -1 if Redis could not be asked. Never
  * fails the test: it runs on failure paths too. */
 long fs_test_redis_delete_keys(const char *address, const char *prefix);
+
+/*
+ * Starts a private redis-server: the binary at server (borrowed; as in
+ * FORESHOCK_TEST_REDIS_SERVER) listening on 127.0.0.1:port only, with its
+ * working folder dir (which must exist) and its output appended to
+ * dir/redis.log, followed by the extra arguments args (a NULL-terminated list,
+ * or NULL), such as "--appendonly", "yes" or "--requirepass", "secret" (then
+ * the readiness check authenticates with it). Waits until the server answers
+ * PING, within 20 s. The server is SIGKILLed when the test process dies.
+ * Returns its pid, or -1 with the reason in err (the server, if it started, is
+ * killed and its log printed on stderr).
+ */
+pid_t fs_test_redis_start(const char *server, int port, const char *dir, const char *const *args,
+                          char *err, size_t err_size);
+
+/*
+ * Stops a server that fs_test_redis_start started: SIGTERM (redis saves what
+ * its arguments ask for, and exits) and a wait of at most timeout_ms, then
+ * SIGKILL. Returns 0 when it exited on SIGTERM in time, -1 otherwise (it is
+ * reaped either way).
+ */
+int fs_test_redis_stop(pid_t pid, int timeout_ms);
 
 #endif

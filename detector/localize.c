@@ -358,6 +358,25 @@ static double quieter_than_spread(const fs_loc_candidate_t *x, const group_t *g)
 }
 
 /*
+ * The same over the short window, in proportion to expected counts only:
+ * by how many standard deviations the rest of x fails less now than if the
+ * children's excess now were spread over x. A rest that merely shows no
+ * significant excess over a few buckets (a creeping problem across x, a
+ * slice or two above the rest by chance) is not quieter than the spread.
+ */
+static double quieter_now(const fs_loc_candidate_t *x, const group_t *g)
+{
+    double rest = x->excess_now - g->sum_now;
+    double rest_expected = x->expected_now - g->expected_now;
+    if (!(x->expected_now > 0) || g->expected_now <= 0 || rest_expected <= 0)
+        return 0;
+    double ratio = rest_expected / g->expected_now;
+    double sd = noise(rest_expected + (rest > 0 ? rest : 0) +
+                      ratio * ratio * (g->expected_now + (g->sum_now > 0 ? g->sum_now : 0)));
+    return (g->sum_now * ratio - rest) / sd;
+}
+
+/*
  * Whether child kid, one of the children (sums in g) that explain x, stands
  * out from the rest of x: more than limit times the excess it would have if
  * it failed like the rest (in proportion to traffic or to expected
@@ -397,9 +416,11 @@ static verdict_t judge(const fs_localizer_t *loc, const fs_loc_candidate_t *x, c
     /* The rest of x was an incident but fails no more now (the wide part of
      * an incident ended, the narrow part goes on): the recent window holds
      * the history of the wide part, so the children's share is judged on
-     * what fails now, if they clearly fail now. */
+     * what fails now, if they clearly fail now and the rest is clearly
+     * quieter than they are. */
     if (rest_was_incident(loc, x, g) && x->excess_now > 0 && g->sum_now >= need * x->excess_now &&
-        g->sum_now >= NOW_SHARE * loc->min_excess && g->sum_now >= REST_Z * noise(g->expected_now))
+        g->sum_now >= NOW_SHARE * loc->min_excess &&
+        g->sum_now >= REST_Z * noise(g->expected_now) && quieter_now(x, g) >= REST_Z)
         return EXPLAINED;
     return NOT_EXPLAINED;
 }

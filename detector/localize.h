@@ -22,8 +22,12 @@
  *   known (excess_now, expected_now), over a short one too: when the wide
  *   part of an incident has ended, the rest of X fails no more now though
  *   its recent excess stays significant for minutes; the children's share
- *   is then judged on what fails now, if they clearly fail now (the
- *   incident narrows back to them). The open alert that lowers the share
+ *   is then judged on what fails now, if they clearly fail now and the
+ *   rest of X is clearly (REST_Z standard deviations) quieter now than
+ *   their failures spread over X would leave it (the incident narrows back
+ *   to them; a creeping problem across X, whose short window is small and
+ *   noisy, does not hand itself to a child that fails a little more by
+ *   chance). The open alert that lowers the share
  *   may also lie inside a child (BR x android for country=BR).
  *   Among the dimensions whose children explain X, the one concentrating
  *   the excess most (excess per traffic) wins. If none does, X is reported,

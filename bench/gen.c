@@ -114,6 +114,7 @@ typedef struct gen {
     pending_t *heap;
     size_t n_heap, cap_heap;
     uint64_t seq;
+    int in_order; /* lines are made in order of ts from here on */
     uint64_t fx, nz; /* random streams of the effects and of the noise */
     noise_t noise;
     int64_t end_ms; /* the end of the workload's event time */
@@ -262,8 +263,20 @@ static int before(const pending_t *a, const pending_t *b)
     return a->arrival < b->arrival || (a->arrival == b->arrival && a->seq < b->seq);
 }
 
-static void push(gen_t *g, FILE *f, int64_t arrival, const char *line)
+static void release(gen_t *g, int64_t until);
+
+/* Queues a line made at ts that arrives at `arrival`. Once lines are made in
+ * order of ts, one that arrives at its ts comes after every line queued to
+ * arrive by then and before every line made later, so it is written at once:
+ * the same order, and most lines never pass the queue. */
+static void push(gen_t *g, FILE *f, int64_t ts, int64_t arrival, const char *line)
 {
+    if (g->in_order && arrival == ts) {
+        release(g, arrival + 1);
+        fputs(line, f);
+        g->seq++;
+        return;
+    }
     if (g->n_heap == g->cap_heap) {
         size_t cap = g->cap_heap ? 2 * g->cap_heap : 1024;
         pending_t *grown = realloc(g->heap, cap * sizeof *grown);
@@ -363,7 +376,7 @@ static void write_event(gen_t *g, const event_t *ev)
     }
     FILE *f = ev->outcome ? g->pf : g->ef;
     uint64_t *count = ev->outcome ? &g->n_playback : &g->n_errors;
-    push(g, f, arrival, line);
+    push(g, f, ev->ts, arrival, line);
     ++*count;
     g->n_late += (uint64_t)late;
     if (nz->duplicates > 0 && uniform(&g->nz) < nz->duplicates) {
@@ -375,7 +388,7 @@ static void write_event(gen_t *g, const event_t *ev)
         int64_t again = most > 0 ? (int64_t)(uniform(&g->nz) * (double)most) : 0;
         if (arrival + again >= g->end_ms)
             again = 0;
-        push(g, f, arrival + again, line);
+        push(g, f, ev->ts, arrival + again, line);
         ++*count;
         g->n_duplicated++;
         g->n_late += (uint64_t)late;
@@ -614,6 +627,7 @@ int fs_bench_gen_main(int argc, char **argv)
         if (incidents[k].kind == INC_HANDFUL)
             add_handful(&g, &incidents[k], start_ms, country_share);
 
+    g.in_order = 1;
     for (int64_t sec = 0; sec * 1000 < duration_ms && !g.failed; sec++) {
         int64_t second_start = start_ms + sec * 1000;
         /* Nothing made from here on arrives before this second. */

@@ -114,7 +114,7 @@ typedef struct gen {
     pending_t *heap;
     size_t n_heap, cap_heap;
     uint64_t seq;
-    int in_order; /* lines are made in order of ts from here on */
+    int in_order;    /* lines are made in order of ts from here on */
     uint64_t fx, nz; /* random streams of the effects and of the noise */
     noise_t noise;
     int64_t end_ms; /* the end of the workload's event time */

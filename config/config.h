@@ -65,6 +65,7 @@ typedef struct fs_config {
     int64_t slices_idle_ms;
     int64_t window_bucket_ms;
     int64_t window_flush_ms;
+    int64_t window_flush_events;
     int64_t window_lateness_ms;
     int64_t window_horizon_ms;
     int64_t window_future_skew_ms;

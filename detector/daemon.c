@@ -935,9 +935,15 @@ int fs_daemon_run(const fs_config_t *cfg)
     uint64_t prev_trips = 0;
     while (!stop_requested) {
         d->now_ms = wall_ms();
+        /* A full batch (window.flush_events) goes out as soon as the one in
+         * flight has landed, and until then no more events are taken: its
+         * outcome is awaited below instead. */
+        int full = fs_pipeline_batch_events(d->pipeline) >= (uint64_t)cfg->window_flush_events;
+        int capped = full && d->async && fs_store_async_busy(d->store);
         /* Paused partitions deliver nothing, but polling still serves
          * rebalances; what was fetched before the pause is processed. */
-        fs_consumer_poll(d->consumer, 100, 4096);
+        if (!capped)
+            fs_consumer_poll(d->consumer, 100, 4096);
         fs_publisher_poll(d->publisher);
         /* While consumption is paused, or no broker is reachable (from
          * librdkafka's statistics, so with metrics enabled), silence is not
@@ -952,7 +958,7 @@ int fs_daemon_run(const fs_config_t *cfg)
         if (d->async) {
             /* The outcome of the batch in flight, if it has one; the next
              * batch goes out once it landed and the interval has passed. */
-            rc = settle(d, 0);
+            rc = settle(d, capped ? 100 : 0);
             if (rc == FS_STORE_PENDING && d->store_down && now >= next_retry) {
                 /* The kept batch goes again once Redis answers: say so
                  * before it lands, as the synchronous flush does. */
@@ -968,13 +974,13 @@ int fs_daemon_run(const fs_config_t *cfg)
                     next_retry = now + backoff;
                     backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
                 }
-            } else if (rc == FS_STORE_IDLE && now - last_flush >= cfg->window_flush_ms) {
+            } else if (rc == FS_STORE_IDLE && (full || now - last_flush >= cfg->window_flush_ms)) {
                 rc = flush_now(d);
                 last_flush = now;
                 if (rc == FS_STORE_OK)
                     rc = FS_STORE_PENDING; /* handed over: the outcome comes later */
             }
-        } else if ((!d->store_down && now - last_flush >= cfg->window_flush_ms) ||
+        } else if ((!d->store_down && (full || now - last_flush >= cfg->window_flush_ms)) ||
                    (d->store_down && now >= next_retry && fs_pipeline_dirty(d->pipeline))) {
             rc = flush_now(d);
             last_flush = now;

@@ -178,6 +178,7 @@ struct fs_pipeline {
     double decay;      /* per bucket, for recent_t */
     double decay_now;  /* per bucket, for recent_t's short window */
     double decay_last; /* per bucket, for recent_t's last few buckets */
+    uint64_t batch_events;   /* events applied since the last batch went to the store */
     int64_t snapshot_wm;     /* watermark of the last model snapshot written whole */
     snapshot_out_t snapshot; /* the one being written, if any */
     char format[160];  /* what a snapshot record holds, to refuse foreign ones */
@@ -1158,6 +1159,7 @@ int fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const char
     if (ev.kind == FS_EVENT_ERROR || ev.failed)
         add_users(p, &ev, &set);
     p->stats.events++;
+    p->batch_events++;
     if (ev.ts_ms > p->newest_ts)
         p->newest_ts = ev.ts_ms;
 
@@ -1387,6 +1389,7 @@ int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
         goto done;
 
     p->stats.flushes++;
+    p->batch_events = 0;
     out->sent += n_part;
     if (part & FS_SNAPSHOT_LAST) {
         p->snapshot_wm = out->wm;
@@ -1689,10 +1692,15 @@ void fs_pipeline_reset(fs_pipeline_t *p)
     p->n_parts = 0;
     p->n_users = 0;
     p->arena_len = 0;
+    p->batch_events = 0;
     free_puts(p);
     for (size_t i = 0; i < p->n_delivered; i++)
         free(p->delivered[i]);
     p->n_delivered = 0;
+    /* A snapshot under way holds the state being dropped. */
+    free(p->snapshot.entries);
+    free(p->snapshot.data);
+    memset(&p->snapshot, 0, sizeof p->snapshot);
     p->newest_ts = INT64_MIN;
     p->stats.open_alerts = 0;
     p->threshold_for_live = SIZE_MAX;
@@ -1704,6 +1712,11 @@ void fs_pipeline_stats(const fs_pipeline_t *p, fs_pipeline_stats_t *stats)
     *stats = p->stats;
     stats->live_slices = fs_slices_count(p->slices);
     stats->slice_overflow = fs_slices_overflow(p->slices);
+}
+
+uint64_t fs_pipeline_batch_events(const fs_pipeline_t *p)
+{
+    return p->batch_events;
 }
 
 size_t fs_pipeline_bytes_per_slice(const fs_pipeline_t *p)

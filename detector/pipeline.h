@@ -130,6 +130,10 @@ void fs_pipeline_stored_offsets(const fs_pipeline_t *p,
 /* Whether anything waits for a flush. */
 int fs_pipeline_dirty(const fs_pipeline_t *p);
 
+/* Events applied since the last batch went to the store (window.flush_events
+ * bounds it). */
+uint64_t fs_pipeline_batch_events(const fs_pipeline_t *p);
+
 /* The alert message id was acknowledged by the broker. */
 void fs_pipeline_delivered(fs_pipeline_t *p, const char *id);
 

@@ -1112,7 +1112,11 @@ static uint64_t test_rnd(void)
 START_TEST(test_crash)
 {
     static const double kill_at[] = {0.15, 0.35, 0.55};
-    static const char *const extra[] = {"window.flush_interval=200ms", "detect.warmup=60s", NULL};
+    /* Batches of at most 20,000 events (about 2% of the workload, and the
+     * bound window.flush_events at work): a restarted daemon catching up on
+     * the backlog lands it in small steps rather than a fifth at a time. */
+    static const char *const extra[] = {"window.flush_interval=200ms", "window.flush_events=20000",
+                                        "detect.warmup=60s", NULL};
     const fs_wl_incident_t incident = {"BR", "android", 300, 420, 10.0};
     e2e_t t;
     fs_wl_params_t params;
@@ -1126,10 +1130,8 @@ START_TEST(test_crash)
     test_rng = seed * 2654435761u + 1;
     note(&t, "kill delays from seed %llu (set FORESHOCK_E2E_SEED to change)",
          (unsigned long long)seed);
-    /* 1000 events/s (0.93 M events): a restarted daemon catches up on the
-     * backlog in batches of up to a quarter of a smaller workload (one batch
-     * in flight while the next gathers), so with fewer events a life could
-     * apply the rest within a kill delay and die after the stream, not in it. */
+    /* 1000 events/s (0.93 M events): enough backlog for three lives to
+     * die in the middle of it. */
     fs_wl_defaults(&params, 0xC4A5, 900, 1000);
     params.incident = &incident;
     fs_workload_t *wl = new_workload(&params);
@@ -1145,7 +1147,11 @@ START_TEST(test_crash)
         /* Each life must apply something of its own before it dies. */
         double goal = kill_at[k] > done + 0.05 ? kill_at[k] : done + 0.05;
         double reached = wait_progress(&t, hw, goal, APPLY_TIMEOUT_MS);
-        long delay = (long)(test_rnd() % 300);
+        /* A restarted daemon catches up at over a million events a second,
+         * about 15 ms per batch: a delay of up to 40 ms puts the kill
+         * anywhere in a batch's cycle (aggregating, in flight, landed) and
+         * still leaves most of the stream to the next life. */
+        long delay = (long)(test_rnd() % 40);
         fs_test_sleep_ms(delay);
         require_daemon_alive(&t, "before it could be killed");
         daemon_kill(&t);

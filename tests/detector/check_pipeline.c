@@ -130,6 +130,14 @@ START_TEST(invalid_late_and_future_events_are_counted_not_applied)
     /* A message at or below the last offset is ignored. */
     send(&f, h, 4, T0 + 30000, "SE", 0);
     ck_assert_uint_eq(stats(&f).events, 2);
+    /* The batch being gathered holds the 2 applied events (what
+     * window.flush_events bounds), and none once it went to the store. */
+    char err[256];
+    ck_assert_uint_eq(fs_pipeline_batch_events(f.p), 2);
+    ck_assert_int_eq(fs_pipeline_flush(f.p, err, sizeof err), FS_STORE_OK);
+    ck_assert_uint_eq(fs_pipeline_batch_events(f.p), 0);
+    send(&f, h, 5, T0 + 30001, "SE", 1);
+    ck_assert_uint_eq(fs_pipeline_batch_events(f.p), 1);
     teardown(&f);
 }
 END_TEST

@@ -17,7 +17,6 @@
 
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -30,9 +29,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #define TIMEOUT_MS     2000
 #define RETENTION_MS   600000
@@ -1035,46 +1031,35 @@ END_TEST
 
 /* ---- a private redis-server, killed and restarted --------------------- */
 
-static const char *requirepass; /* --requirepass for the next private server, or NULL */
+/* Starts a private redis-server on port (fs_test_redis_start; its folder
+ * and log in a fresh temporary folder, removed by stop_redis), requiring
+ * password when it is not NULL. */
+static char redis_dir[64];
 
-static pid_t start_redis(int port)
+static pid_t start_redis(int port, const char *password)
 {
-    char port_s[16];
-    pid_t pid;
-
-    snprintf(port_s, sizeof port_s, "%d", port);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-
-#ifdef __linux__
-        /* If this test dies, so does its server. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-        if (devnull >= 0) {
-            dup2(devnull, STDIN_FILENO);
-            dup2(devnull, STDOUT_FILENO);
-            dup2(devnull, STDERR_FILENO);
-        }
-        if (requirepass)
-            execl(redis_server_bin, redis_server_bin, "--port", port_s, "--bind", "127.0.0.1",
-                  "--save", "", "--appendonly", "no", "--dir", "/tmp", "--requirepass",
-                  requirepass, (char *)NULL);
-        else
-            execl(redis_server_bin, redis_server_bin, "--port", port_s, "--bind", "127.0.0.1",
-                  "--save", "", "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
-        _exit(127);
+    const char *args[] = {"--save", "", "--appendonly", "no", "--requirepass", password, NULL};
+    char err[512];
+    if (password == NULL)
+        args[4] = NULL;
+    if (redis_dir[0] == '\0') {
+        snprintf(redis_dir, sizeof redis_dir, "/tmp/fs-store-redis-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(redis_dir));
     }
+    pid_t pid = fs_test_redis_start(redis_server_bin, port, redis_dir, args, err, sizeof err);
+    ck_assert_msg(pid > 0, "private redis-server: %s", err);
     return pid;
 }
 
+/* Kills the server as a crash would (SIGKILL: nothing saved, no goodbye). */
 static void stop_redis(pid_t pid)
 {
     int status;
 
     kill(pid, SIGKILL);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    fs_test_remove_dir(redis_dir);
+    redis_dir[0] = '\0';
 }
 
 /* Pings through the store until Redis answers (it is starting). */
@@ -1117,9 +1102,7 @@ START_TEST(test_auth)
         return; /* main() said why */
     int port = closed_port();
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-    requirepass = "s3cret-pass";
-    pid_t pid = start_redis(port);
-    requirepass = NULL;
+    pid_t pid = start_redis(port, "s3cret-pass");
 
     /* The right password: the store works. */
     fs_store_t *good = open_with_password(addr, "s3cret-pass");
@@ -1193,7 +1176,7 @@ START_TEST(test_restart)
 
     port = closed_port();
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-    pid = start_redis(port);
+    pid = start_redis(port, NULL);
     store = open_store_at(addr, "fs-restart:", 1000, RETENTION_MS);
     wait_ready(store);
     commit_ok(store, &b);
@@ -1216,7 +1199,7 @@ START_TEST(test_restart)
 
     /* Back, empty (no persistence): the store reconnects, loads its script
      * again and commits. */
-    pid = start_redis(port);
+    pid = start_redis(port, NULL);
     wait_ready(store);
     ck_assert_int_eq(fs_store_offset(store, TOPIC, 0, &v, err, sizeof err), FS_STORE_OK);
     ck_assert_int_eq(v, -1);
@@ -1456,7 +1439,7 @@ START_TEST(test_async)
             ck_assert_ptr_nonnull(store);
             ck_assert_int_eq(fs_store_commit(store, &b, err, sizeof err), FS_STORE_OK);
             ck_assert_int_eq(async_outcome(store, err, sizeof err), FS_STORE_EUNAVAILABLE);
-            pid = start_redis(port);
+            pid = start_redis(port, NULL);
             wait_ready(store);
             fs_store_async_retry(store);
             ck_assert_int_eq(async_outcome(store, err, sizeof err), FS_STORE_OK);

@@ -67,7 +67,7 @@ typedef struct daemon_metrics {
     int consumed_id[2];    /* by fs_event_kind_t */
     fs_metric_t *applied, *invalid, *late, *future;
     fs_metric_t *live_slices, *slice_overflow, *evicted;
-    fs_metric_t *buckets_closed, *watermark;
+    fs_metric_t *buckets_closed, *watermark, *snapshot;
     fs_metric_t *round_trips, *redis_errors, *fenced, *store_up;
     fs_metric_t *flush_seconds, *eval_seconds;
     fs_metric_t *fired, *resolved; /* {alertname} */
@@ -676,6 +676,10 @@ static int metrics_init(daemon_t *d)
     m->watermark = fs_metrics_gauge(r, "foreshock_event_time_watermark_seconds",
                                     "End of the last closed bucket (event time, Unix seconds).",
                                     NULL);
+    m->snapshot = fs_metrics_gauge(r, "foreshock_snapshot_watermark_seconds",
+                                   "Event time (Unix seconds) of the models' last snapshot "
+                                   "written whole to the store: a restart resumes from it.",
+                                   NULL);
     m->eval_seconds = fs_metrics_histogram(
         r, "foreshock_evaluation_duration_seconds",
         "Time to evaluate one closed bucket (every live slice's models), for buckets closed "
@@ -726,12 +730,13 @@ static int metrics_init(daemon_t *d)
                                    "The next offset the consumer hands to the pipeline "
                                    "(librdkafka app_offset).",
                                    partition);
-    const void *all[] = {m->build_info, m->start_time, m->ready, m->consumed, m->applied,
-                         m->invalid, m->late, m->future, m->live_slices, m->slice_overflow,
-                         m->evicted, m->buckets_closed, m->watermark, m->eval_seconds,
-                         m->flush_seconds, m->round_trips, m->redis_errors, m->fenced,
-                         m->store_up, m->fired, m->resolved, m->open_alerts, m->assigned,
-                         m->brokers_up, m->lag, m->high_watermark, m->committed, m->position};
+    const void *all[] = {
+        m->build_info,    m->start_time,     m->ready,        m->consumed,    m->applied,
+        m->invalid,       m->late,           m->future,       m->live_slices, m->slice_overflow,
+        m->evicted,       m->buckets_closed, m->watermark,    m->snapshot,    m->eval_seconds,
+        m->flush_seconds, m->round_trips,    m->redis_errors, m->fenced,      m->store_up,
+        m->fired,         m->resolved,       m->open_alerts,  m->assigned,    m->brokers_up,
+        m->lag,           m->high_watermark, m->committed,    m->position};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (!all[i])
             return -1;
@@ -741,6 +746,7 @@ static int metrics_init(daemon_t *d)
     fs_metric_set(m->start_time, 0, (double)wall_ms() / 1000.0);
     /* No value is better than a wrong one until these are known. */
     fs_metric_hide(m->watermark, 0);
+    fs_metric_hide(m->snapshot, 0);
     fs_metric_hide(m->brokers_up, 0);
     const char *const topics[] = {d->cfg->topics_playback, d->cfg->topics_errors};
     for (int k = 0; k < 2; k++) {
@@ -828,6 +834,8 @@ static void report(daemon_t *d, int force)
         fs_metric_set(m->open_alerts, 0, (double)s.open_alerts);
         if (s.buckets_closed)
             fs_metric_set(m->watermark, 0, (double)s.watermark_ms / 1000.0);
+        if (s.snapshot_ms != INT64_MIN)
+            fs_metric_set(m->snapshot, 0, (double)s.snapshot_ms / 1000.0);
     }
     if (d->store) {
         fs_metric_set(m->round_trips, 0, (double)fs_store_round_trips(d->store));

@@ -1710,6 +1710,7 @@ void fs_pipeline_reset(fs_pipeline_t *p)
 void fs_pipeline_stats(const fs_pipeline_t *p, fs_pipeline_stats_t *stats)
 {
     *stats = p->stats;
+    stats->snapshot_ms = p->snapshot_wm;
     stats->live_slices = fs_slices_count(p->slices);
     stats->slice_overflow = fs_slices_overflow(p->slices);
 }

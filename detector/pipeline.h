@@ -54,6 +54,8 @@ typedef struct fs_pipeline_stats {
     uint64_t slice_overflow; /* slice memberships dropped at the slices.max bound */
     uint64_t evicted_slices;
     int64_t watermark_ms;    /* end of the last closed bucket (event time) */
+    int64_t snapshot_ms;     /* watermark of the last model snapshot written whole to the
+                                store (the restart point), INT64_MIN if none */
     uint64_t buckets_restored; /* buckets re-evaluated from the store at start */
     size_t slices_restored;    /* slices known at start from the store */
 } fs_pipeline_stats_t;

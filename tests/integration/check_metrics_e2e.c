@@ -600,6 +600,14 @@ START_TEST(test_endpoints)
             "foreshock_event_time_watermark_seconds %.3f outside [%.3f (the workload's start), "
             "%.3f (now)]",
             wm, (double)params.base_ms / 1000, now);
+    /* The first batch after buckets closed carried a whole snapshot (the
+     * workload's slices fit one part), so the restart point is known and
+     * lies within the closed buckets. */
+    double snap = sample(text, "foreshock_snapshot_watermark_seconds");
+    REQUIRE(snap >= (double)params.base_ms / 1000 && snap <= wm,
+            "foreshock_snapshot_watermark_seconds %.3f outside [%.3f (the workload's start), "
+            "%.3f (the watermark)]",
+            snap, (double)params.base_ms / 1000, wm);
     double flushes = check_histogram(&t, text, "foreshock_flush_duration_seconds", 1, 10);
     REQUIRE(sample(text, "foreshock_redis_round_trips_total") >= flushes,
             "%g round trips for %g flushes", sample(text, "foreshock_redis_round_trips_total"),

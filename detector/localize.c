@@ -330,13 +330,25 @@ typedef enum verdict {
 } verdict_t;
 
 /*
+ * By how many standard deviations a rest of x (its excess and expected
+ * count) is quieter than if the children's excess (sum, over their expected
+ * count) were spread over x with ratio = rest's share over the children's.
+ * Poisson variances of both counts, the children's scaled.
+ */
+static double spread_z(double rest, double rest_expected, double sum, double expected, double ratio)
+{
+    double sd = noise(rest_expected + (rest > 0 ? rest : 0) +
+                      ratio * ratio * (expected + (sum > 0 ? sum : 0)));
+    return (sum * ratio - rest) / sd;
+}
+
+/*
  * By how many standard deviations what the children (sums in g) leave of x
  * is quieter than if their excess were spread over x. A problem across x
  * may add failures in proportion to traffic (an outage) or multiply the
  * failure ratio (excess in proportion to the expected count, slices with
  * more failures as usual getting more); the smaller of the two figures is
- * taken. Poisson variances of both counts, the children's scaled; 0 when it
- * cannot be told.
+ * taken. 0 when it cannot be told.
  */
 static double quieter_than_spread(const fs_loc_candidate_t *x, const group_t *g)
 {
@@ -345,35 +357,23 @@ static double quieter_than_spread(const fs_loc_candidate_t *x, const group_t *g)
     double rest_traffic = x->traffic - g->traffic;
     if (x->expected <= 0 || g->traffic <= 0 || rest_traffic <= 0 || g->expected <= 0)
         return 0;
-    double z = INFINITY;
-    for (int k = 0; k < 2; k++) {
-        double ratio = k == 0 ? rest_traffic / g->traffic : rest_expected / g->expected;
-        double sd =
-            noise(rest_expected + (rest > 0 ? rest : 0) + ratio * ratio * (g->expected + g->sum));
-        double zk = (g->sum * ratio - rest) / sd;
-        if (zk < z)
-            z = zk;
-    }
-    return z;
+    return fmin(spread_z(rest, rest_expected, g->sum, g->expected, rest_traffic / g->traffic),
+                spread_z(rest, rest_expected, g->sum, g->expected, rest_expected / g->expected));
 }
 
 /*
- * The same over the short window, in proportion to expected counts only:
- * by how many standard deviations the rest of x fails less now than if the
- * children's excess now were spread over x. A rest that merely shows no
- * significant excess over a few buckets (a creeping problem across x, a
- * slice or two above the rest by chance) is not quieter than the spread.
+ * The same over the short window, in proportion to expected counts only: a
+ * rest that merely shows no significant excess over a few buckets (a
+ * creeping problem across x, a slice or two above the rest by chance) is
+ * not quieter than the spread.
  */
 static double quieter_now(const fs_loc_candidate_t *x, const group_t *g)
 {
-    double rest = x->excess_now - g->sum_now;
     double rest_expected = x->expected_now - g->expected_now;
     if (!(x->expected_now > 0) || g->expected_now <= 0 || rest_expected <= 0)
         return 0;
-    double ratio = rest_expected / g->expected_now;
-    double sd = noise(rest_expected + (rest > 0 ? rest : 0) +
-                      ratio * ratio * (g->expected_now + (g->sum_now > 0 ? g->sum_now : 0)));
-    return (g->sum_now * ratio - rest) / sd;
+    return spread_z(x->excess_now - g->sum_now, rest_expected, g->sum_now, g->expected_now,
+                    rest_expected / g->expected_now);
 }
 
 /*

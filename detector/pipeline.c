@@ -178,7 +178,7 @@ struct fs_pipeline {
     double decay;      /* per bucket, for recent_t */
     double decay_now;  /* per bucket, for recent_t's short window */
     double decay_last; /* per bucket, for recent_t's last few buckets */
-    uint64_t batch_events;   /* events applied since the last batch went to the store */
+    uint64_t events_flushed; /* stats.events when the last batch went to the store */
     int64_t snapshot_wm;     /* watermark of the last model snapshot written whole */
     snapshot_out_t snapshot; /* the one being written, if any */
     char format[160];  /* what a snapshot record holds, to refuse foreign ones */
@@ -210,6 +210,14 @@ static void free_puts(fs_pipeline_t *p)
     p->n_puts = 0;
 }
 
+/* Forgets the snapshot under way, if any. */
+static void drop_snapshot(fs_pipeline_t *p)
+{
+    free(p->snapshot.entries);
+    free(p->snapshot.data);
+    memset(&p->snapshot, 0, sizeof p->snapshot);
+}
+
 void fs_pipeline_free(fs_pipeline_t *p)
 {
     if (!p)
@@ -232,8 +240,7 @@ void fs_pipeline_free(fs_pipeline_t *p)
     for (size_t i = 0; i < p->n_delivered; i++)
         free(p->delivered[i]);
     free(p->delivered);
-    free(p->snapshot.entries);
-    free(p->snapshot.data);
+    drop_snapshot(p);
     free(p);
 }
 
@@ -1159,7 +1166,6 @@ int fs_pipeline_message(fs_pipeline_t *p, int handle, int64_t offset, const char
     if (ev.kind == FS_EVENT_ERROR || ev.failed)
         add_users(p, &ev, &set);
     p->stats.events++;
-    p->batch_events++;
     if (ev.ts_ms > p->newest_ts)
         p->newest_ts = ev.ts_ms;
 
@@ -1254,6 +1260,8 @@ static int take_snapshot(fs_pipeline_t *p, int64_t wm)
             n++;
             key_bytes += strlen(fs_slices_key(p->slices, id)) + 1;
         }
+    /* Records first, then the keys (copied: a slice may be evicted before
+     * its part goes out). */
     fs_blob_put_t *entries = malloc((n ? n : 1) * sizeof *entries);
     unsigned char *buf = malloc(n * record + key_bytes + 1);
     if (!entries || !buf) {
@@ -1278,8 +1286,9 @@ static int take_snapshot(fs_pipeline_t *p, int64_t wm)
         unsigned char *r = buf + n * record;
         memcpy(r, &head, sizeof head);
         memcpy(r + sizeof head, p->model_states + (size_t)id * p->state_stride, p->state_stride);
-        size_t len = strlen(fs_slices_key(p->slices, id)) + 1;
-        memcpy(keys, fs_slices_key(p->slices, id), len);
+        const char *key = fs_slices_key(p->slices, id);
+        size_t len = strlen(key) + 1;
+        memcpy(keys, key, len);
         entries[n].key = keys;
         entries[n].value = r;
         entries[n].len = record;
@@ -1389,13 +1398,11 @@ int fs_pipeline_flush(fs_pipeline_t *p, char *err, size_t err_size)
         goto done;
 
     p->stats.flushes++;
-    p->batch_events = 0;
+    p->events_flushed = p->stats.events;
     out->sent += n_part;
     if (part & FS_SNAPSHOT_LAST) {
         p->snapshot_wm = out->wm;
-        free(out->entries);
-        free(out->data);
-        memset(out, 0, sizeof *out);
+        drop_snapshot(p);
     }
     fs_aggregate_mark_flushed(p->agg);
     p->n_users = 0;
@@ -1692,15 +1699,13 @@ void fs_pipeline_reset(fs_pipeline_t *p)
     p->n_parts = 0;
     p->n_users = 0;
     p->arena_len = 0;
-    p->batch_events = 0;
+    p->events_flushed = p->stats.events;
     free_puts(p);
     for (size_t i = 0; i < p->n_delivered; i++)
         free(p->delivered[i]);
     p->n_delivered = 0;
     /* A snapshot under way holds the state being dropped. */
-    free(p->snapshot.entries);
-    free(p->snapshot.data);
-    memset(&p->snapshot, 0, sizeof p->snapshot);
+    drop_snapshot(p);
     p->newest_ts = INT64_MIN;
     p->stats.open_alerts = 0;
     p->threshold_for_live = SIZE_MAX;
@@ -1717,7 +1722,7 @@ void fs_pipeline_stats(const fs_pipeline_t *p, fs_pipeline_stats_t *stats)
 
 uint64_t fs_pipeline_batch_events(const fs_pipeline_t *p)
 {
-    return p->batch_events;
+    return p->stats.events - p->events_flushed;
 }
 
 size_t fs_pipeline_bytes_per_slice(const fs_pipeline_t *p)
